@@ -1,0 +1,79 @@
+//go:build e2e
+
+// Package e2e runs the built binaries the way users do: through kubectl's
+// plugin dispatch, against the real local control plane.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finos/traderx-plugins/test/cluster"
+)
+
+var testCluster *cluster.Cluster
+
+func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{})) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// kubectl runs the real kubectl with bin/ first on PATH, so `kubectl traderx`
+// resolves to our kubectl-traderx the way it does for users.
+func kubectl(t *testing.T, stdin []byte, args ...string) result {
+	t.Helper()
+	binDir := os.Getenv("TRADERX_BIN_DIR")
+	if binDir == "" {
+		t.Fatal("TRADERX_BIN_DIR is not set; run through `make e2e`")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", args...)
+	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"KUBECONFIG="+testCluster.Kubeconfig, "NO_COLOR=1")
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stdin), &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("kubectl %v: %v", args, err)
+	}
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestPluginDispatchAndDeployDev(t *testing.T) {
+	cluster.Require(t, testCluster)
+	if _, err := os.Stat(filepath.Join(os.Getenv("TRADERX_BIN_DIR"), "kubectl-traderx")); err != nil {
+		t.Fatalf("plugin binary not built: %v", err)
+	}
+	if r := kubectl(t, nil, "plugin", "list"); !strings.Contains(r.stdout, "kubectl-traderx") {
+		t.Fatalf("kubectl plugin list does not show kubectl-traderx:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := kubectl(t, nil, "traderx", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "kubectl-traderx ") {
+		t.Fatalf("kubectl traderx version: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := kubectl(t, nil, "traderx", "manifests", "qa")
+	if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, `unknown environment "qa"`) {
+		t.Fatalf("unknown env through kubectl: exit %d, stderr %q", r.code, r.stderr)
+	}
+	m := kubectl(t, nil, "traderx", "manifests", "dev")
+	if m.code != 0 {
+		t.Fatalf("manifests dev: exit %d: %s", m.code, m.stderr)
+	}
+	if a := kubectl(t, []byte(m.stdout), "apply", "--server-side", "--field-manager=traderx-e2e", "-f", "-"); a.code != 0 {
+		t.Fatalf("apply: exit %d: %s", a.code, a.stderr)
+	}
+	if err := cluster.WaitDeploymentsAvailable(context.Background(), testCluster.Client, "traderx-dev", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
