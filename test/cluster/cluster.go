@@ -9,6 +9,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"os"
@@ -297,7 +298,6 @@ func (c *Cluster) writeStages() error {
 	if err != nil {
 		return err
 	}
-	files = append(files, filepath.Join(sourceDir(), "stages", "traderx-simulations.yaml"))
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -307,6 +307,8 @@ func (c *Cluster) writeStages() error {
 		buf.Write(data)
 		buf.WriteString("\n")
 	}
+	buf.WriteString("---\n")
+	buf.Write(simulationStages)
 	return os.WriteFile(c.file("kwok-stages.yaml"), buf.Bytes(), 0o644)
 }
 
@@ -368,8 +370,12 @@ func (c *Cluster) createNodes(ctx context.Context, n int) error {
 	})
 }
 
+//go:embed stages/traderx-simulations.yaml
+var simulationStages []byte
+
 // sourceDir is the directory of this package's source, where build.sh and the
-// stage files live; tests and the sandbox run from anywhere in the repo.
+// wrapper modules live, so tests run from any package directory. Binaries
+// built with -trimpath have no such path: they must get TRADERX_CLUSTER_DIR.
 func sourceDir() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(file)
