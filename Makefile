@@ -31,7 +31,12 @@ cluster: ## build the local control plane binaries (cached outside the clone)
 .PHONY: test
 test: lint cluster build ## everything: lint, unit + control-plane tests, e2e
 	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" go test $(GO_TEST_FLAGS) ./...
-	$(MAKE) e2e
+	$(MAKE) e2e monitoring
+
+.PHONY: monitoring
+monitoring: ## promtool checks and rule tests, dashboard PromQL checks (builds promtool once, cached)
+	bash monitoring/check.sh
+	cd monitoring/tools && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: unit
 unit: ## fast tests only: no control plane (go test -short)

@@ -129,6 +129,9 @@ func TestNetworkPoliciesAllowExactlyDependencyEdges(t *testing.T) {
 	controller := netpol.Pod{Namespace: IngressControllerNamespace,
 		NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": IngressControllerNamespace},
 		Labels:          map[string]string{"app.kubernetes.io/name": "ingress-nginx"}}
+	prober := netpol.Pod{Namespace: MonitoringNamespace,
+		NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": MonitoringNamespace},
+		Labels:          map[string]string{"app.kubernetes.io/name": "blackbox-exporter"}}
 	stranger := netpol.Pod{Namespace: "elsewhere", NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "elsewhere"},
 		Labels: map[string]string{LabelApp: "trade-service"}}
 	for dep, to := range pods {
@@ -136,6 +139,12 @@ func TestNetworkPoliciesAllowExactlyDependencyEdges(t *testing.T) {
 		port := netpol.Port{Number: s.Port}
 		if got, want := netpol.Allowed(stored.Items, controller, to, port), len(s.Routes) > 0; got != want {
 			t.Errorf("ingress controller → %s allowed=%v, want %v", dep, got, want)
+		}
+		if !netpol.Allowed(stored.Items, prober, to, port) {
+			t.Errorf("the monitoring namespace cannot probe %s on its port %d", dep, s.Port)
+		}
+		if len(s.ExtraPorts) > 0 && netpol.Allowed(stored.Items, prober, to, netpol.Port{Number: s.ExtraPorts[0].Port}) {
+			t.Errorf("the monitoring namespace reaches %s beyond its main port", dep)
 		}
 		if netpol.Allowed(stored.Items, stranger, to, port) {
 			t.Errorf("a pod from another namespace reaches %s", dep)

@@ -57,7 +57,10 @@ const (
 	// IngressControllerNamespace is where the ingress controller runs; the
 	// network policies admit it to every routed service.
 	IngressControllerNamespace = "ingress-nginx"
-	IngressClassName           = "nginx"
+	// MonitoringNamespace is where Prometheus and the blackbox exporter run;
+	// they may reach every service's main port to probe it.
+	MonitoringNamespace = "monitoring"
+	IngressClassName    = "nginx"
 
 	// APIIngressName strips path prefixes; WebIngressName keeps them. They are
 	// two objects because ingress-nginx applies rewrite-target to every path of
@@ -66,6 +69,7 @@ const (
 	WebIngressName = "traderx-web"
 
 	DefaultDenyPolicyName = "default-deny-ingress"
+	MonitoringPolicyName  = "allow-monitoring-probes"
 )
 
 // Unit names of environment-level objects.
@@ -454,6 +458,20 @@ func (r renderer) networkPolicies() ([]*unstructured.Unstructured, error) {
 			}},
 		})
 	}
+	var probePorts []networkingv1.NetworkPolicyPort
+	for _, s := range traderx.Services() {
+		port := intstr.FromInt32(s.Port)
+		probePorts = append(probePorts, networkingv1.NetworkPolicyPort{Protocol: &tcp, Port: &port})
+	}
+	policies = append(policies, policy{
+		name:     MonitoringPolicyName,
+		selector: metav1.LabelSelector{MatchLabels: map[string]string{LabelPartOf: PartOf}},
+		ingress: []networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": MonitoringNamespace}}}},
+			Ports: probePorts,
+		}},
+	})
 	var out []*unstructured.Unstructured
 	for _, p := range policies {
 		objs, err := r.objects("networkpolicy.yaml.tmpl", map[string]any{

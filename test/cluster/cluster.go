@@ -287,6 +287,8 @@ func (c *Cluster) kwokArgs() []string {
 		fmt.Sprintf("--node-port=%d", c.ports.kwok),
 		fmt.Sprintf("--server-address=127.0.0.1:%d", c.ports.kwok),
 		"--cidr=10.244.0.0/16", "--node-lease-duration-seconds=40",
+		// INFO logs every pod patch; failing tests print only what matters.
+		"--v=WARN",
 	}
 }
 

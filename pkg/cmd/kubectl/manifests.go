@@ -4,8 +4,10 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/finos/traderx-plugins/monitoring"
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -15,12 +17,17 @@ const manifestsExample = `  # Print the dev environment as YAML
   %[1]s manifests dev
 
   # Print prod as a JSON List and apply it elsewhere
-  %[1]s manifests prod -o json > traderx-prod.json`
+  %[1]s manifests prod -o json > traderx-prod.json
+
+  # Print the monitoring configuration (Prometheus config and rules, Grafana dashboard)
+  %[1]s manifests prod --monitoring`
 
 // ManifestsOptions renders an environment; it reads nothing from the cluster.
 type ManifestsOptions struct {
 	Env    string
 	Output *cli.OutputFlag
+	// Monitoring renders the monitoring objects instead of the application.
+	Monitoring bool
 
 	env traderx.Environment
 	genericiooptions.IOStreams
@@ -46,6 +53,7 @@ func NewManifestsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	o.Output.AddTo(cmd)
+	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "Render the monitoring configuration (ConfigMaps and a PrometheusRule) instead of the application")
 	return cmd
 }
 
@@ -67,11 +75,10 @@ func (o *ManifestsOptions) Validate() error {
 
 // Run renders and prints the environment.
 func (o *ManifestsOptions) Run() error {
-	units, err := manifests.Render(o.env)
+	objs, err := o.objects()
 	if err != nil {
 		return err
 	}
-	objs := manifests.Objects(units)
 	var out []byte
 	if o.Output.Value == "json" {
 		out, err = manifests.EncodeJSON(objs)
@@ -83,4 +90,15 @@ func (o *ManifestsOptions) Run() error {
 	}
 	_, err = o.Out.Write(out)
 	return err
+}
+
+func (o *ManifestsOptions) objects() ([]*unstructured.Unstructured, error) {
+	if o.Monitoring {
+		return monitoring.Objects(o.env)
+	}
+	units, err := manifests.Render(o.env)
+	if err != nil {
+		return nil, err
+	}
+	return manifests.Objects(units), nil
 }

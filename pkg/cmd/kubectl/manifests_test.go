@@ -35,6 +35,17 @@ func TestManifestsCommand(t *testing.T) {
 				t.Errorf("not a JSON List: %.80s", out)
 			}
 		}},
+		{"monitoring", []string{"manifests", "prod", "--monitoring"}, 0, "", func(t *testing.T, out string) {
+			objs, err := manifests.Decode([]byte(out))
+			if err != nil || len(objs) == 0 {
+				t.Fatalf("decoded %d objects, %v", len(objs), err)
+			}
+			for _, o := range objs {
+				if o.GetNamespace() != "traderx-prod" || (o.GetKind() != "ConfigMap" && o.GetKind() != "PrometheusRule") {
+					t.Errorf("unexpected %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+				}
+			}
+		}},
 		{"unknown env", []string{"manifests", "qa"}, cli.ExitUsage, `error: unknown environment "qa" (valid: dev, staging, prod)`, nil},
 		{"missing env", []string{"manifests"}, cli.ExitUsage, "error: accepts 1 arg(s), received 0", nil},
 		{"bad output", []string{"manifests", "dev", "-o", "xml"}, cli.ExitUsage, `error: invalid output format "xml" (valid: yaml, json)`, nil},

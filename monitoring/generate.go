@@ -1,0 +1,3 @@
+package monitoring
+
+//go:generate go run ./gen -dir .

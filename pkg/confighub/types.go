@@ -1,0 +1,357 @@
+package confighub
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Entities follow the ConfigHub OpenAPI field names exactly (PascalCase). Only
+// the fields this project needs are declared; unknown fields are ignored on
+// decode. Nullable references (TargetID, Upstream*) use omitzero so that the
+// zero UUID, null and an absent field all mean "unset", as the API allows.
+
+// ToolchainKubernetesYAML is the toolchain type of every TraderX unit.
+const ToolchainKubernetesYAML = "Kubernetes/YAML"
+
+// Revision pointer names accepted by restore, tag requests and apply.
+const (
+	HeadRevisionNum         = "HeadRevisionNum"
+	LiveRevisionNum         = "LiveRevisionNum"
+	LastAppliedRevisionNum  = "LastAppliedRevisionNum"
+	PreviousLiveRevisionNum = "PreviousLiveRevisionNum"
+)
+
+// ActionType values.
+const (
+	ActionApply   = "Apply"
+	ActionDestroy = "Destroy"
+	ActionRefresh = "Refresh"
+	ActionImport  = "Import"
+)
+
+// ActionStatusType values (UnitEvent.Status).
+const (
+	StatusNone        = "None"
+	StatusSubmitted   = "Submitted"
+	StatusPending     = "Pending"
+	StatusProgressing = "Progressing"
+	StatusCompleted   = "Completed"
+	StatusFailed      = "Failed"
+	StatusCanceled    = "Canceled"
+	StatusAborted     = "Aborted"
+)
+
+// ActionResultType values (UnitEvent.Result).
+const (
+	ResultNone              = "None"
+	ResultApplyCompleted    = "ApplyCompleted"
+	ResultApplyFailed       = "ApplyFailed"
+	ResultApplyWaitFailed   = "ApplyWaitFailed"
+	ResultRefreshAndDrifted = "RefreshAndDrifted"
+	ResultRefreshAndNoDrift = "RefreshAndNoDrift"
+	ResultRefreshFailed     = "RefreshFailed"
+)
+
+// Space is a ConfigHub space.
+type Space struct {
+	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
+	Slug           string            `json:"Slug"`
+	DisplayName    string            `json:"DisplayName,omitempty"`
+	Labels         map[string]string `json:"Labels,omitempty"`
+	Annotations    map[string]string `json:"Annotations,omitempty"`
+	Version        int64             `json:"Version"`
+	CreatedAt      time.Time         `json:"CreatedAt"`
+	UpdatedAt      time.Time         `json:"UpdatedAt"`
+	EntityType     string            `json:"EntityType,omitempty"`
+}
+
+// ExtendedSpace is the envelope returned by space list and get calls.
+type ExtendedSpace struct {
+	Space               *Space `json:"Space"`
+	TotalUnitCount      int    `json:"TotalUnitCount"`
+	UnappliedUnitCount  int    `json:"UnappliedUnitCount"`
+	UpgradableUnitCount int    `json:"UpgradableUnitCount"`
+	GatedUnitCount      int    `json:"GatedUnitCount"`
+}
+
+// Unit is one configuration unit. Data and LiveState are base64 on the wire.
+type Unit struct {
+	UnitID                  uuid.UUID         `json:"UnitID,omitzero"`
+	SpaceID                 uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID          uuid.UUID         `json:"OrganizationID,omitzero"`
+	Slug                    string            `json:"Slug"`
+	DisplayName             string            `json:"DisplayName,omitempty"`
+	ToolchainType           string            `json:"ToolchainType"`
+	Data                    []byte            `json:"Data,omitempty"`
+	Labels                  map[string]string `json:"Labels,omitempty"`
+	Annotations             map[string]string `json:"Annotations,omitempty"`
+	TargetID                uuid.UUID         `json:"TargetID,omitzero"`
+	UpstreamUnitID          uuid.UUID         `json:"UpstreamUnitID,omitzero"`
+	UpstreamSpaceID         uuid.UUID         `json:"UpstreamSpaceID,omitzero"`
+	UpstreamOrganizationID  uuid.UUID         `json:"UpstreamOrganizationID,omitzero"`
+	UpstreamRevisionNum     int64             `json:"UpstreamRevisionNum"`
+	HeadRevisionNum         int64             `json:"HeadRevisionNum"`
+	LastAppliedRevisionNum  int64             `json:"LastAppliedRevisionNum"`
+	LiveRevisionNum         int64             `json:"LiveRevisionNum"`
+	PreviousLiveRevisionNum int64             `json:"PreviousLiveRevisionNum"`
+	LiveState               []byte            `json:"LiveState,omitempty"`
+	LastChangeDescription   string            `json:"LastChangeDescription,omitempty"`
+	ApplyGates              map[string]bool   `json:"ApplyGates,omitempty"`
+	ApprovedBy              []uuid.UUID       `json:"ApprovedBy,omitempty"`
+	ContentHash             int64             `json:"ContentHash"`
+	Version                 int64             `json:"Version"`
+	CreatedAt               time.Time         `json:"CreatedAt"`
+	UpdatedAt               time.Time         `json:"UpdatedAt"`
+	LastActionAt            time.Time         `json:"LastActionAt"`
+	EntityType              string            `json:"EntityType,omitempty"`
+}
+
+// HasUnappliedChanges reports HeadRevisionNum > LiveRevisionNum.
+func (u *Unit) HasUnappliedChanges() bool { return u.HeadRevisionNum > u.LiveRevisionNum }
+
+// IsClone reports whether the unit has an upstream unit.
+func (u *Unit) IsClone() bool { return u.UpstreamUnitID != uuid.Nil }
+
+// UnitStatus is the status part of an ExtendedUnit. Status and Drift are free strings.
+type UnitStatus struct {
+	Action             string    `json:"Action,omitempty"`
+	ActionResult       string    `json:"ActionResult,omitempty"`
+	ActionStartedAt    time.Time `json:"ActionStartedAt"`
+	ActionTerminatedAt time.Time `json:"ActionTerminatedAt"`
+	Status             string    `json:"Status,omitempty"`
+	Drift              string    `json:"Drift,omitempty"`
+}
+
+// ExtendedUnit is the envelope returned by unit list and get calls. Parts other
+// than Unit are filled according to the include parameter.
+type ExtendedUnit struct {
+	Unit                *Unit       `json:"Unit"`
+	Space               *Space      `json:"Space,omitempty"`
+	Target              *Target     `json:"Target,omitempty"`
+	UpstreamUnit        *Unit       `json:"UpstreamUnit,omitempty"`
+	UpstreamSpace       *Space      `json:"UpstreamSpace,omitempty"`
+	LatestUnitEvent     *UnitEvent  `json:"LatestUnitEvent,omitempty"`
+	UnitStatus          *UnitStatus `json:"UnitStatus,omitempty"`
+	HeadRevision        *Revision   `json:"HeadRevision,omitempty"`
+	LiveRevision        *Revision   `json:"LiveRevision,omitempty"`
+	LastAppliedRevision *Revision   `json:"LastAppliedRevision,omitempty"`
+}
+
+// Revision is one immutable version of a unit's data.
+type Revision struct {
+	RevisionID     uuid.UUID         `json:"RevisionID,omitzero"`
+	RevisionNum    int64             `json:"RevisionNum"`
+	UnitID         uuid.UUID         `json:"UnitID,omitzero"`
+	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
+	Data           []byte            `json:"Data,omitempty"`
+	Description    string            `json:"Description"`
+	Source         string            `json:"Source,omitempty"`
+	Tags           map[string]string `json:"Tags,omitempty"`
+	ApplyGates     map[string]bool   `json:"ApplyGates,omitempty"`
+	ApprovedBy     []uuid.UUID       `json:"ApprovedBy,omitempty"`
+	UserID         uuid.UUID         `json:"UserID,omitzero"`
+	UserAgent      string            `json:"UserAgent,omitempty"`
+	CreatedAt      time.Time         `json:"CreatedAt"`
+	LiveAt         time.Time         `json:"LiveAt"`
+	Version        int64             `json:"Version"`
+	EntityType     string            `json:"EntityType,omitempty"`
+}
+
+// HasTag reports whether the revision carries the tag.
+func (r *Revision) HasTag(tagID uuid.UUID) bool {
+	_, ok := r.Tags[tagID.String()]
+	return ok
+}
+
+// ExtendedRevision is the envelope returned by revision list and get calls.
+type ExtendedRevision struct {
+	Revision *Revision `json:"Revision"`
+	Unit     *Unit     `json:"Unit,omitempty"`
+	Space    *Space    `json:"Space,omitempty"`
+}
+
+// QueuedOperation is what apply, destroy and refresh return.
+type QueuedOperation struct {
+	QueuedOperationID uuid.UUID `json:"QueuedOperationID,omitzero"`
+	OrganizationID    uuid.UUID `json:"OrganizationID,omitzero"`
+	Action            string    `json:"Action"`
+	UnitID            uuid.UUID `json:"UnitID,omitzero"`
+	SpaceID           uuid.UUID `json:"SpaceID,omitzero"`
+	TargetID          uuid.UUID `json:"TargetID,omitzero"`
+	BridgeWorkerID    uuid.UUID `json:"BridgeWorkerID,omitzero"`
+	RevisionNum       int64     `json:"RevisionNum"`
+	Status            string    `json:"Status,omitempty"`
+	CreatedAt         time.Time `json:"CreatedAt"`
+}
+
+// UnitActionResponse is one element of a bulk apply response.
+type UnitActionResponse struct {
+	Action *QueuedOperation `json:"Action,omitempty"`
+	Error  *ResponseError   `json:"Error,omitempty"`
+}
+
+// UnitEvent records progress of one operation; one operation has several.
+type UnitEvent struct {
+	UnitEventID       uuid.UUID `json:"UnitEventID,omitzero"`
+	QueuedOperationID uuid.UUID `json:"QueuedOperationID,omitzero"`
+	OrganizationID    uuid.UUID `json:"OrganizationID,omitzero"`
+	UnitID            uuid.UUID `json:"UnitID,omitzero"`
+	SpaceID           uuid.UUID `json:"SpaceID,omitzero"`
+	BridgeWorkerID    uuid.UUID `json:"BridgeWorkerID,omitzero"`
+	Action            string    `json:"Action"`
+	Status            string    `json:"Status"`
+	Result            string    `json:"Result"`
+	RevisionNum       int64     `json:"RevisionNum"`
+	Message           string    `json:"Message"`
+	StartedAt         time.Time `json:"StartedAt"`
+	TerminatedAt      time.Time `json:"TerminatedAt"`
+	CreatedAt         time.Time `json:"CreatedAt"`
+}
+
+// IsTerminal reports whether the event's Status ends its operation.
+func (e *UnitEvent) IsTerminal() bool {
+	switch e.Status {
+	case StatusCompleted, StatusFailed, StatusCanceled, StatusAborted:
+		return true
+	}
+	return false
+}
+
+// Succeeded is the strict success test: Completed and no *Failed result.
+func (e *UnitEvent) Succeeded() bool {
+	return e.Status == StatusCompleted && !hasFailedSuffix(e.Result)
+}
+
+func hasFailedSuffix(s string) bool { return len(s) >= 6 && s[len(s)-6:] == "Failed" }
+
+// Tag marks a set of revisions across units.
+type Tag struct {
+	TagID          uuid.UUID         `json:"TagID,omitzero"`
+	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
+	Slug           string            `json:"Slug"`
+	DisplayName    string            `json:"DisplayName,omitempty"`
+	Labels         map[string]string `json:"Labels,omitempty"`
+	Annotations    map[string]string `json:"Annotations,omitempty"`
+	Version        int64             `json:"Version"`
+	CreatedAt      time.Time         `json:"CreatedAt"`
+	UpdatedAt      time.Time         `json:"UpdatedAt"`
+}
+
+// ExtendedTag is the envelope returned by tag list calls.
+type ExtendedTag struct {
+	Tag   *Tag   `json:"Tag"`
+	Space *Space `json:"Space,omitempty"`
+}
+
+// UnitTagRequest is the body of POST /unit/tag. Revision is a pointer name
+// (HeadRevisionNum, LiveRevisionNum, ...) or, on newer servers, a number.
+type UnitTagRequest struct {
+	TagID    uuid.UUID `json:"TagID"`
+	Revision string    `json:"Revision"`
+}
+
+// UnitTagResponse is one element of a bulk tag response.
+type UnitTagResponse struct {
+	Message string         `json:"Message"`
+	Error   *ResponseError `json:"Error,omitempty"`
+}
+
+// UnitCreateOrUpdateResponse is one element of bulk unit patch/clone responses.
+type UnitCreateOrUpdateResponse struct {
+	Unit  *Unit          `json:"Unit,omitempty"`
+	Error *ResponseError `json:"Error,omitempty"`
+}
+
+// DeleteResponse is returned by deletes.
+type DeleteResponse struct {
+	Message string         `json:"Message"`
+	Error   *ResponseError `json:"Error,omitempty"`
+}
+
+// Target tells a worker where to apply a unit. Parameters is a JSON string
+// (for Kubernetes: KubeContext, KubeNamespace, WaitTimeout).
+type Target struct {
+	TargetID       uuid.UUID         `json:"TargetID,omitzero"`
+	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
+	BridgeWorkerID uuid.UUID         `json:"BridgeWorkerID,omitzero"`
+	Slug           string            `json:"Slug"`
+	DisplayName    string            `json:"DisplayName,omitempty"`
+	ToolchainType  string            `json:"ToolchainType"`
+	ProviderType   string            `json:"ProviderType"`
+	Parameters     string            `json:"Parameters,omitempty"`
+	Labels         map[string]string `json:"Labels,omitempty"`
+	Version        int64             `json:"Version"`
+	CreatedAt      time.Time         `json:"CreatedAt"`
+	UpdatedAt      time.Time         `json:"UpdatedAt"`
+}
+
+// ExtendedTarget is the envelope returned by target list calls.
+type ExtendedTarget struct {
+	Target *Target `json:"Target"`
+	Space  *Space  `json:"Space,omitempty"`
+}
+
+// OrganizationMember is returned by GET /me.
+type OrganizationMember struct {
+	OrganizationID uuid.UUID `json:"OrganizationID,omitzero"`
+	UserID         uuid.UUID `json:"UserID,omitzero"`
+	Username       string    `json:"Username"`
+	DisplayName    string    `json:"DisplayName"`
+	Slug           string    `json:"Slug"`
+	ExternalID     string    `json:"ExternalID"`
+}
+
+// APIInfo is returned by GET /info. Version exists only on post-Aug-2025 servers.
+type APIInfo struct {
+	AuthServer  string `json:"AuthServer,omitempty"`
+	Build       string `json:"Build,omitempty"`
+	BuiltAt     string `json:"BuiltAt,omitempty"`
+	ClientID    string `json:"ClientID,omitempty"`
+	RedirectURI string `json:"RedirectURI,omitempty"`
+	Revision    string `json:"Revision,omitempty"`
+	WorkerPort  string `json:"WorkerPort,omitempty"`
+	Version     string `json:"Version,omitempty"`
+}
+
+// StandardErrorResponse is the body of a single-entity error.
+type StandardErrorResponse struct {
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+// ResponseError is the per-element error of a bulk response.
+type ResponseError struct {
+	Message       string         `json:"Message"`
+	Status        int            `json:"Status"`
+	Type          string         `json:"Type,omitempty"`
+	ErrorCategory string         `json:"ErrorCategory,omitempty"`
+	Details       []string       `json:"Details,omitempty"`
+	ErrorMetadata *ErrorMetadata `json:"ErrorMetadata,omitempty"`
+}
+
+// ErrorMetadata identifies the entity a bulk element error is about.
+type ErrorMetadata struct {
+	EntityType string              `json:"EntityType,omitempty"`
+	EntityID   string              `json:"EntityID,omitempty"`
+	Items      []ErrorMetadataItem `json:"Items,omitempty"`
+}
+
+// ErrorMetadataItem is one item of ErrorMetadata.
+type ErrorMetadataItem struct {
+	Item        string `json:"Item"`
+	Description string `json:"Description"`
+}
+
+// UnitUpdateParams are the query parameters of PUT and PATCH on a unit.
+// Restore takes a pointer name, a number, Tag:<uuid> or Revision:<uuid>;
+// RevisionID restores that exact revision. Both create a new head revision.
+type UnitUpdateParams struct {
+	Upgrade    bool
+	Restore    string
+	RevisionID uuid.UUID
+}
