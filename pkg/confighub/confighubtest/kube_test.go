@@ -2,14 +2,12 @@ package confighubtest
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/test/cluster"
 )
 
 var _ Applier = (*KubeApplier)(nil)
@@ -25,16 +23,13 @@ func TestDecodeObjects(t *testing.T) {
 	}
 }
 
-// TestKubeApplier runs against a real cluster named by TRADERX_KUBECONFIG.
+var testCluster *cluster.Cluster
+
+func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{})) }
+
+// TestKubeApplier runs against the real local control plane.
 func TestKubeApplier(t *testing.T) {
-	path := os.Getenv("TRADERX_KUBECONFIG")
-	if path == "" {
-		t.Skip("TRADERX_KUBECONFIG is unset: skipping the KubeApplier test against a real cluster")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := cluster.Require(t, testCluster).Config
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ns := "confighubtest-" + time.Now().Format("150405")
