@@ -2,7 +2,6 @@ package manifests
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -34,14 +33,6 @@ func renderInto(t *testing.T, envName, ns string) []Unit {
 	return units
 }
 
-func uniqueNamespace(t *testing.T, c *cluster.Cluster, prefix string) string {
-	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1000000)
-	t.Cleanup(func() {
-		_ = c.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
-	return ns
-}
-
 // Every object of every environment passes the API server's validation and
 // admission (server-side dry-run apply). The namespace unit is applied for
 // real first: a dry-run namespace does not exist for the objects inside it.
@@ -50,7 +41,7 @@ func TestServerSideDryRunEveryEnvironment(t *testing.T) {
 	ctx := context.Background()
 	for _, envName := range traderx.EnvironmentNames() {
 		t.Run(envName, func(t *testing.T) {
-			units := renderInto(t, envName, uniqueNamespace(t, c, "dry-"+envName))
+			units := renderInto(t, envName, c.NamespaceName(t))
 			if err := cluster.Apply(ctx, c.Config, units[0].Objects, false); err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +55,7 @@ func TestServerSideDryRunEveryEnvironment(t *testing.T) {
 func TestDevEnvironmentBecomesAvailable(t *testing.T) {
 	c := cluster.Require(t, testCluster)
 	ctx := context.Background()
-	ns := uniqueNamespace(t, c, "dev")
+	ns := c.NamespaceName(t)
 	if err := cluster.Apply(ctx, c.Config, Objects(renderInto(t, "dev", ns)), false); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +78,7 @@ func TestDevEnvironmentBecomesAvailable(t *testing.T) {
 func TestNetworkPoliciesAllowExactlyDependencyEdges(t *testing.T) {
 	c := cluster.Require(t, testCluster)
 	ctx := context.Background()
-	ns := uniqueNamespace(t, c, "netpol")
+	ns := c.NamespaceName(t)
 	if err := cluster.Apply(ctx, c.Config, Objects(renderInto(t, "dev", ns)), false); err != nil {
 		t.Fatal(err)
 	}

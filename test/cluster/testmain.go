@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,22 +57,35 @@ func Require(t testing.TB, c *Cluster) *Cluster {
 	return c
 }
 
-// Namespace creates a namespace unique to the test and deletes it afterwards.
-func (c *Cluster) Namespace(t testing.TB) string {
+// NamespaceName returns a valid namespace name unique to the test and deletes
+// that namespace when the test ends; the caller creates it (e.g. by applying a
+// rendered namespace unit).
+func (c *Cluster) NamespaceName(t testing.TB) string {
 	t.Helper()
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(name) > 40 {
-		name = name[:40]
+	base := strings.Trim(invalidName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(base) > 45 {
+		base = strings.Trim(base[len(base)-45:], "-")
 	}
-	name = strings.Trim(name, "-") + "-" + fmt.Sprint(time.Now().UnixNano()%100000)
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
+	name := fmt.Sprintf("%s-%d", base, nameCounter.Add(1)+time.Now().UnixNano()%100000)
 	t.Cleanup(func() {
 		_ = c.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+	return name
+}
+
+var (
+	invalidName = regexp.MustCompile(`[^a-z0-9-]+`)
+	nameCounter atomic.Int64
+)
+
+// Namespace creates a namespace unique to the test and deletes it afterwards.
+func (c *Cluster) Namespace(t testing.TB) string {
+	t.Helper()
+	name := c.NamespaceName(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := c.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
 	return name
 }
 

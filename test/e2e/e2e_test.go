@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,5 +76,34 @@ func TestPluginDispatchAndDeployDev(t *testing.T) {
 	}
 	if err := cluster.WaitDeploymentsAvailable(context.Background(), testCluster.Client, "traderx-dev", 2*time.Minute); err != nil {
 		t.Fatal(err)
+	}
+
+	h := kubectl(t, nil, "traderx", "health", "dev", "--wait", "--timeout", "60s")
+	if h.code != 0 || !strings.Contains(h.stdout, "Status: HEALTHY") {
+		t.Fatalf("kubectl traderx health dev: exit %d\n%s\n%s", h.code, h.stdout, h.stderr)
+	}
+	j := kubectl(t, nil, "traderx", "health", "dev", "-o", "junit")
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal([]byte(j.stdout), &suites); err != nil || j.code != 0 || len(suites.Suites) == 0 {
+		t.Fatalf("health -o junit: exit %d, %v\n%s", j.code, err, j.stdout)
+	}
+	for _, s := range suites.Suites {
+		if s.Failures != 0 {
+			t.Errorf("junit reports %d failures on a healthy environment", s.Failures)
+		}
+	}
+
+	// Break the database: health must exit 1 and name the dependents.
+	if d := kubectl(t, nil, "-n", "traderx-dev", "scale", "deployment/database", "--replicas=0"); d.code != 0 {
+		t.Fatalf("scale: %s", d.stderr)
+	}
+	u := kubectl(t, nil, "traderx", "health", "dev", "--services", "database,account-service")
+	if u.code != 1 || !strings.Contains(u.stdout, "Status: UNHEALTHY") || !strings.Contains(u.stdout, "dependency database is down") {
+		t.Fatalf("health after scaling the database to 0: exit %d\n%s%s", u.code, u.stdout, u.stderr)
 	}
 }

@@ -38,5 +38,6 @@ It never changes the cluster; changes go through ConfigHub with 'cub traderx'.
 		cli.NewVersionCommand(Name, streams),
 		NewManifestsCommand(streams),
 	)
+	root.AddCommand(NewHealthCommand(flags, color, streams))
 	return root
 }

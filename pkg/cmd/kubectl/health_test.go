@@ -1,0 +1,65 @@
+package kubectl
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/finos/traderx-plugins/pkg/cli"
+)
+
+// unreachableKubeconfig points at a port nothing listens on.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: not-a-real-token}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHealthCommandInput(t *testing.T) {
+	t.Setenv("CUB_SERVER", "")
+	t.Setenv("CUB_TOKEN", "")
+	t.Setenv("CUB_CONFIG", t.TempDir())
+	kc := unreachableKubeconfig(t)
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"unknown env", []string{"health", "qa"}, cli.ExitUsage, `error: unknown environment "qa"`},
+		{"unknown service", []string{"health", "dev", "--services", "trade-svc"}, cli.ExitUsage, `error: unknown service "trade-svc"`},
+		{"bad output", []string{"health", "dev", "-o", "xml"}, cli.ExitUsage, `error: invalid output format "xml"`},
+		{"bad fail-on", []string{"health", "dev", "--fail-on", "never"}, cli.ExitUsage, `error: invalid fail-on level "never"`},
+		{"bad color", []string{"health", "dev", "--color", "rainbow"}, cli.ExitUsage, `error: invalid --color "rainbow"`},
+		{"negative threshold", []string{"health", "dev", "--restart-threshold", "-1"}, cli.ExitUsage, "error: --restart-threshold"},
+		{"unreachable cluster", []string{"health", "dev", "--kubeconfig", kc, "--timeout", "5s"}, cli.ExitUnavailable, "error: cannot reach the cluster (127.0.0.1:1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.wantCode, errOut)
+			}
+			if !strings.HasPrefix(errOut, tt.wantStderr) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("stderr %q, want one line starting %q", errOut, tt.wantStderr)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if strings.Contains(errOut, "not-a-real-token") {
+				t.Error("the token leaked into the error")
+			}
+		})
+	}
+}

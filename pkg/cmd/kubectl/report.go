@@ -1,0 +1,67 @@
+package kubectl
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cli"
+)
+
+// ReportFlags are the output flags every checking command shares.
+type ReportFlags struct {
+	Output string
+	FailOn string
+	Color  *cli.ColorFlag
+
+	format check.Format
+	failOn check.FailOn
+}
+
+// NewReportFlags returns the defaults: table output, fail on FAIL only.
+func NewReportFlags(color *cli.ColorFlag) *ReportFlags {
+	return &ReportFlags{Output: string(check.FormatTable), FailOn: string(check.FailOnFail), Color: color}
+}
+
+// AddTo registers -o and --fail-on.
+func (f *ReportFlags) AddTo(cmd *cobra.Command) {
+	var formats []string
+	for _, fm := range check.Formats() {
+		formats = append(formats, string(fm))
+	}
+	cmd.Flags().StringVarP(&f.Output, "output", "o", f.Output, "Output format: "+strings.Join(formats, "|"))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&f.FailOn, "fail-on", f.FailOn, "Lowest status that makes the exit code 1: fail|warn")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"fail", "warn"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// Validate parses the flags; a bad value is a usage error.
+func (f *ReportFlags) Validate() error {
+	var err error
+	if f.format, err = check.ParseFormat(f.Output); err != nil {
+		return cli.UsageError(err)
+	}
+	if f.failOn, err = check.ParseFailOn(f.FailOn); err != nil {
+		return cli.UsageError(err)
+	}
+	return f.Color.Validate()
+}
+
+// Render writes the report to stdout and returns the error carrying its exit
+// code (nil for 0).
+func (f *ReportFlags) Render(streams genericiooptions.IOStreams, r *check.Report, group check.GroupBy) error {
+	r.Finalize()
+	err := check.Render(streams.Out, *r, check.RenderOptions{
+		Format: f.format, Color: f.Color.Enabled(streams.Out, os.Getenv), GroupBy: group, FailOn: f.failOn,
+	})
+	if err != nil {
+		return err
+	}
+	if code := r.ExitCode(f.failOn); code != cli.ExitOK {
+		return cli.SilentExit(code)
+	}
+	return nil
+}
