@@ -47,12 +47,18 @@ e2e: cluster build ## end-to-end tests: real binaries through kubectl plugin dis
 	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" TRADERX_BIN_DIR="$(CURDIR)/bin" \
 		go test -tags e2e $(GO_TEST_FLAGS) ./test/e2e/...
 
+.PHONY: bench
+bench: cluster build ## health on 500 Deployments / 2,000 pods vs the seed's shell approach (see docs/benchmarks.md)
+	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" TRADERX_BIN_DIR="$(CURDIR)/bin" \
+		go test -tags bench -run '^$$' -bench . -benchtime 10x -timeout 30m ./test/bench/
+
 .PHONY: lint
 lint: ## gofmt check and go vet
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags e2e ./test/e2e/...
+	go vet -tags bench ./test/bench/...
 
 .PHONY: sandbox
 sandbox: cluster build ## start the local control plane in the background; writes .sandbox/env

@@ -266,6 +266,8 @@ func (c *Cluster) kcmArgs() []string {
 		"--controllers=" + strings.Join(ctrls, ","),
 		"--service-account-private-key-file=" + c.file("sa.key"), "--root-ca-file=" + c.file("ca.crt"),
 		"--service-cluster-ip-range=10.96.0.0/16", "--profiling=false",
+		// The default 20 QPS makes creating thousands of pods (benchmarks) crawl.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	}
 }
 
@@ -275,6 +277,7 @@ func (c *Cluster) schedulerArgs() []string {
 		"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.ports.scheduler),
 		"--leader-elect=false", "--profiling=false",
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	}
 }
 
