@@ -3,15 +3,23 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	pkgcluster "github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/test/cluster"
@@ -19,7 +27,12 @@ import (
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{})) }
+func TestMain(m *testing.M) {
+	cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{
+		Users:  []string{"viewer"},
+		Groups: map[string][]string{"viewer": {manifests.ViewersGroup}},
+	}))
+}
 
 // deployDev applies the dev environment into a namespace of the test's own
 // and waits until it is Available.
@@ -185,5 +198,65 @@ func scale(t *testing.T, c *cluster.Cluster, ns, name string, replicas int32) {
 	s.Spec.Replicas = replicas
 	if _, err := c.Client.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Health works with nothing but the rendered traderx-viewer role, fails with a
+// "forbidden: needs list on X" error when the role loses a permission, and the
+// role itself admits no write.
+func TestViewerRoleIsEnoughAndNoMore(t *testing.T) {
+	c, env := deployDev(t)
+	ctx := context.Background()
+	if err := cluster.Apply(ctx, c.Config, manifests.RBAC(env), false); err != nil {
+		t.Fatal(err)
+	}
+	viewerCfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigFor("viewer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := kubernetes.NewForConfigOrDie(pkgcluster.ReadOnly(viewerCfg))
+	var r *check.Report
+	// RBAC bindings take effect within moments of being written.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		r, err = Run(ctx, viewer, env, Options{})
+		return err == nil, nil
+	})
+	if err != nil || r.Verdict != check.VerdictHealthy {
+		t.Fatalf("health as traderx-viewer: %v, verdict %v", err, r)
+	}
+
+	// A write is denied by the API server itself, not only by our transport.
+	raw := kubernetes.NewForConfigOrDie(viewerCfg)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}
+	if _, err := raw.CoreV1().ConfigMaps(env.Namespace()).Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("viewer create configmap: %v, want Forbidden", err)
+	}
+	if _, err := viewer.CoreV1().ConfigMaps(env.Namespace()).Create(ctx, cm, metav1.CreateOptions{}); err == nil || !errors.Is(err, pkgcluster.ErrWriteRefused) {
+		t.Errorf("read-only client create: %v, want ErrWriteRefused", err)
+	}
+
+	// Remove one permission: the run fails and says which.
+	role, err := c.Client.RbacV1().ClusterRoles().Get(ctx, manifests.ViewerRole, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []rbacv1.PolicyRule
+	for _, rule := range role.Rules {
+		if !slices.Contains(rule.Resources, "endpointslices") {
+			kept = append(kept, rule)
+		}
+	}
+	role.Rules = kept
+	if _, err := c.Client.RbacV1().ClusterRoles().Update(ctx, role, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Apply(context.Background(), c.Config, manifests.RBAC(env), false) })
+	var runErr error
+	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, runErr = Run(ctx, viewer, env, Options{})
+		return runErr != nil, nil
+	})
+	if runErr == nil || !strings.Contains(runErr.Error(), "forbidden: needs list on endpointslices in namespace "+env.Namespace()) {
+		t.Fatalf("health without list endpointslices: %v", runErr)
 	}
 }

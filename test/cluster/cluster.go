@@ -41,8 +41,10 @@ type Options struct {
 	Dir string
 	// Nodes is the number of fake nodes (default 3, so topology spread has room).
 	Nodes int
-	// Users get static tokens and kubeconfigs without any group or binding.
+	// Users get static tokens and kubeconfigs without any binding.
 	Users []string
+	// Groups lists the groups of some Users (RBAC subjects in tests).
+	Groups map[string][]string
 	// Logf receives progress lines; silent when nil.
 	Logf func(format string, args ...any)
 }
@@ -98,7 +100,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	users := append([]string{AdminUser, "kwok-controller", "system:kube-controller-manager", "system:kube-scheduler", "kcm-lean"}, o.Users...)
-	if err := writePKI(c.Dir, c.ports.apiserver, users); err != nil {
+	if err := writePKI(c.Dir, c.ports.apiserver, users, o.Groups); err != nil {
 		return nil, fmt.Errorf("write PKI: %w", err)
 	}
 	if err := c.writeStages(); err != nil {

@@ -28,7 +28,7 @@ func kubeconfigName(user string) string {
 
 // writePKI creates a CA, the apiserver serving certificate, the service-account
 // key pair, a static token per user and one kubeconfig per user.
-func writePKI(dir string, apiserverPort int, users []string) error {
+func writePKI(dir string, apiserverPort int, users []string, groups map[string][]string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -88,11 +88,11 @@ func writePKI(dir string, apiserverPort int, users []string) error {
 		if err != nil {
 			return err
 		}
-		groups := ""
+		g := groups[u]
 		if superusers[u] {
-			groups = "system:masters"
+			g = append(g, "system:masters")
 		}
-		fmt.Fprintf(&tokens, "%s,%s,%d,%q\n", tok, u, 1000+i, groups)
+		fmt.Fprintf(&tokens, "%s,%s,%d,%q\n", tok, u, 1000+i, strings.Join(g, ","))
 		if err := writeKubeconfig(filepath.Join(dir, kubeconfigName(u)), server, filepath.Join(dir, "ca.crt"), u, tok); err != nil {
 			return err
 		}

@@ -20,7 +20,10 @@ const manifestsExample = `  # Print the dev environment as YAML
   %[1]s manifests prod -o json > traderx-prod.json
 
   # Print the monitoring configuration (Prometheus config and rules, Grafana dashboard)
-  %[1]s manifests prod --monitoring`
+  %[1]s manifests prod --monitoring
+
+  # Print the least-privilege roles: traderx-viewer (health, validate) and the ConfigHub worker's
+  %[1]s manifests prod --rbac`
 
 // ManifestsOptions renders an environment; it reads nothing from the cluster.
 type ManifestsOptions struct {
@@ -28,6 +31,8 @@ type ManifestsOptions struct {
 	Output *cli.OutputFlag
 	// Monitoring renders the monitoring objects instead of the application.
 	Monitoring bool
+	// RBAC renders the viewer and ConfigHub worker roles instead.
+	RBAC bool
 
 	env traderx.Environment
 	genericiooptions.IOStreams
@@ -54,6 +59,7 @@ func NewManifestsCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	o.Output.AddTo(cmd)
 	cmd.Flags().BoolVar(&o.Monitoring, "monitoring", false, "Render the monitoring configuration (ConfigMaps and a PrometheusRule) instead of the application")
+	cmd.Flags().BoolVar(&o.RBAC, "rbac", false, "Render the traderx-viewer role (what health and validate need) and the ConfigHub worker's role instead of the application")
 	return cmd
 }
 
@@ -70,6 +76,9 @@ func (o *ManifestsOptions) Validate() error {
 		return cli.UsageError(err)
 	}
 	o.env = env
+	if o.Monitoring && o.RBAC {
+		return cli.Usagef("--monitoring and --rbac render different things; pick one")
+	}
 	return o.Output.Validate()
 }
 
@@ -95,6 +104,9 @@ func (o *ManifestsOptions) Run() error {
 func (o *ManifestsOptions) objects() ([]*unstructured.Unstructured, error) {
 	if o.Monitoring {
 		return monitoring.Objects(o.env)
+	}
+	if o.RBAC {
+		return manifests.RBAC(o.env), nil
 	}
 	units, err := manifests.Render(o.env)
 	if err != nil {

@@ -46,6 +46,16 @@ func TestManifestsCommand(t *testing.T) {
 				}
 			}
 		}},
+		{"rbac", []string{"manifests", "staging", "--rbac"}, 0, "", func(t *testing.T, out string) {
+			objs, err := manifests.Decode([]byte(out))
+			if err != nil || len(objs) != 6 {
+				t.Fatalf("decoded %d objects, %v", len(objs), err)
+			}
+			if !strings.Contains(out, "traderx-viewer") || strings.Contains(out, "secrets") {
+				t.Errorf("rbac output:\n%s", out)
+			}
+		}},
+		{"rbac and monitoring", []string{"manifests", "dev", "--rbac", "--monitoring"}, cli.ExitUsage, "error: --monitoring and --rbac render different things", nil},
 		{"unknown env", []string{"manifests", "qa"}, cli.ExitUsage, `error: unknown environment "qa" (valid: dev, staging, prod)`, nil},
 		{"missing env", []string{"manifests"}, cli.ExitUsage, "error: accepts 1 arg(s), received 0", nil},
 		{"bad output", []string{"manifests", "dev", "-o", "xml"}, cli.ExitUsage, `error: invalid output format "xml" (valid: yaml, json)`, nil},
