@@ -187,4 +187,3 @@ func (o *HealthOptions) syncSource() (health.SyncSource, error) {
 	}
 	return health.ConfigHubSync{Client: client, Project: o.Project}, nil
 }
-
