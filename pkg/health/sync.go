@@ -3,8 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
-
-	"github.com/google/uuid"
+	"sort"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -23,39 +22,30 @@ type SyncSource interface {
 	Units(ctx context.Context, env traderx.Environment) ([]UnitSync, error)
 }
 
-// ConfigHubUnits is the ConfigHub calls a SyncSource needs.
-type ConfigHubUnits interface {
-	GetSpaceBySlug(ctx context.Context, slug string) (*confighub.Space, error)
-	ListUnits(ctx context.Context, spaceID uuid.UUID, where string, include ...string) ([]confighub.ExtendedUnit, error)
-}
-
 // ConfigHubSync reads unit state from ConfigHub for a project.
 type ConfigHubSync struct {
-	Client  ConfigHubUnits
+	Client  confighub.SpaceReader
 	Project string
 }
 
 // Units lists the environment space's units with their revision pointers.
 func (c ConfigHubSync) Units(ctx context.Context, env traderx.Environment) ([]UnitSync, error) {
-	space, err := c.Client.GetSpaceBySlug(ctx, env.Space(c.Project))
-	if err != nil {
-		return nil, fmt.Errorf("space %s: %w", env.Space(c.Project), err)
-	}
-	units, err := c.Client.ListUnits(ctx, space.SpaceID, "", "UnitEventID")
+	space, err := confighub.ReadSpace(ctx, c.Client, env.Space(c.Project))
 	if err != nil {
 		return nil, err
 	}
+	if !space.Found {
+		return nil, fmt.Errorf("space %s not found", space.Slug)
+	}
 	var out []UnitSync
-	for _, u := range units {
-		if u.Unit == nil {
-			continue
-		}
+	for _, u := range space.Units {
 		s := UnitSync{Unit: u.Unit.Slug, Head: u.Unit.HeadRevisionNum, Live: u.Unit.LiveRevisionNum}
 		if u.UnitStatus != nil {
 			s.Drifted = u.UnitStatus.Drift == "Drifted" || u.UnitStatus.ActionResult == "RefreshAndDrifted"
 		}
 		out = append(out, s)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Unit < out[j].Unit })
 	return out, nil
 }
 

@@ -100,9 +100,10 @@ type Service struct {
 	Wires      []Wire
 	Env        []EnvVar
 	Resources  Resources
-	// Singleton services must run exactly one replica: the H2 database keeps
-	// its data per pod, and every trade-processor replica books every trade.
-	Singleton bool
+	// Singleton services must run exactly one replica; SingletonReason says
+	// why, for the people reading a report or a refusal.
+	Singleton       bool
+	SingletonReason string
 	// BlueGreen services run as <name>-blue and <name>-green Deployments.
 	BlueGreen bool
 	// Metrics is true only when the image serves Prometheus metrics; no v1 image does.
@@ -186,8 +187,9 @@ var services = []Service{
 			{Name: "DATABASE_DBNAME", Value: "traderx"},
 			{Name: "DATABASE_WEB_HOSTNAMES", Value: "database"},
 		},
-		Resources: smallResources,
-		Singleton: true,
+		Resources:       smallResources,
+		Singleton:       true,
+		SingletonReason: "the H2 database keeps its data inside the pod, so a second replica would be a second, different database",
 	},
 	{
 		Name: "reference-data", Runtime: "Node.js, NestJS", Port: 18085, PortEnv: "REFERENCE_DATA_SERVICE_PORT",
@@ -251,9 +253,10 @@ var services = []Service{
 			{Env: "DATABASE_TCP_PORT", Target: "database", Kind: WirePort},
 			{Env: "TRADE_FEED_HOST", Target: "trade-feed", Kind: WireHost},
 		},
-		Env:       []EnvVar{{Name: "DATABASE_NAME", Value: "traderx"}},
-		Resources: smallResources,
-		Singleton: true,
+		Env:             []EnvVar{{Name: "DATABASE_NAME", Value: "traderx"}},
+		Resources:       smallResources,
+		Singleton:       true,
+		SingletonReason: "every trade-processor replica receives every trade from trade-feed, so a second replica books every trade twice",
 	},
 	{
 		Name: "trade-service", Runtime: "Java, Spring Boot", Port: 18092, PortEnv: "TRADING_SERVICE_PORT",

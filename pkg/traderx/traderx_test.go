@@ -81,6 +81,11 @@ func TestServicesFacts(t *testing.T) {
 	if diff := cmp.Diff([]string{"database", "trade-processor"}, single); diff != "" {
 		t.Errorf("singletons (-want +got):\n%s", diff)
 	}
+	for _, s := range Services() {
+		if s.Singleton != (s.SingletonReason != "") {
+			t.Errorf("%s: Singleton %v but reason %q", s.Name, s.Singleton, s.SingletonReason)
+		}
+	}
 	pos, _ := LookupService("position-service")
 	if pos.Probes.Liveness.Path != "/health/alive" || pos.Probes.Readiness.Path != "/health/ready" {
 		t.Errorf("position-service probes %+v: readiness queries the DB, liveness must not", pos.Probes)

@@ -15,7 +15,6 @@ import (
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/cluster"
-	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -174,16 +173,9 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 // sync check SKIPs) when none are configured.
 func (o *HealthOptions) syncSource() (health.SyncSource, error) {
 	home, _ := os.UserHomeDir()
-	creds, err := confighub.ResolveCredentials(os.Getenv, home)
-	if errors.Is(err, confighub.ErrNoCredentials) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, cli.UsageError(fmt.Errorf("ConfigHub credentials: %w", err))
-	}
-	client, err := confighub.New(creds, confighub.WithUserAgent(Name+"/"+cli.Build().Version))
-	if err != nil {
-		return nil, cli.UsageError(err)
+	client, err := newConfigHubClient(os.Getenv, home)
+	if err != nil || client == nil {
+		return nil, err
 	}
 	return health.ConfigHubSync{Client: client, Project: o.Project}, nil
 }
