@@ -12,6 +12,10 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 CLI_PKG := github.com/finos/traderx-plugins/pkg/cli
 LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT) -X $(CLI_PKG).date=$(DATE)
+# Release archives need a semantic version (krew, cub): the v* tag on HEAD, else
+# v0.0.0-g<commit>, with .dirty when tracked files have local changes.
+DIST_VERSION ?= $(shell git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null || \
+	echo "v0.0.0-g$(COMMIT)$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)")
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
@@ -31,7 +35,7 @@ cluster: ## build the local control plane binaries (cached outside the clone)
 .PHONY: test
 test: lint cluster build ## everything: lint, unit + control-plane tests, e2e
 	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" go test $(GO_TEST_FLAGS) ./...
-	$(MAKE) e2e monitoring
+	$(MAKE) e2e monitoring dist-test
 
 .PHONY: monitoring
 monitoring: ## promtool checks and rule tests, dashboard PromQL checks (builds promtool once, cached)
@@ -51,6 +55,21 @@ e2e: cluster build ## end-to-end tests: real binaries through kubectl plugin dis
 bench: cluster build ## health on 500 Deployments / 2,000 pods vs the seed's shell approach (see docs/benchmarks.md)
 	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" TRADERX_BIN_DIR="$(CURDIR)/bin" \
 		go test -tags bench -run '^$$' -bench . -benchtime 10x -timeout 30m ./test/bench/
+
+.PHONY: dist
+dist: ## reproducible archives for every platform of plugins.yaml + the krew manifest into dist/
+	rm -rf dist
+	go run ./hack/dist -version $(DIST_VERSION) -commit $(COMMIT) -date $(DATE) -out dist
+
+.PHONY: dist-test
+dist-test: dist ## dist archives: krew validation + real krew install, cub install protocol, reproducibility
+	go vet -tags dist ./test/dist/...
+	TRADERX_DIST_DIR="$(CURDIR)/dist" TRADERX_KREW_DIR="$$(bash hack/krew.sh)" \
+		go test -tags dist $(GO_TEST_FLAGS) ./test/dist/...
+
+.PHONY: docs
+docs: ## regenerate the command reference (docs/commands) from the cobra trees
+	go run ./hack/gendocs docs/commands
 
 .PHONY: lint
 lint: ## gofmt check and go vet

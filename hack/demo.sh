@@ -1,22 +1,52 @@
 #!/usr/bin/env bash
-# The main job on the local sandbox: deploy the dev environment rendered by
-# `kubectl traderx manifests dev`, wait until every Deployment is Available and
-# show the workloads. Run through `make demo`.
+# The main job on the local sandbox, the way a user does it against a real
+# cluster and ConfigHub: install TraderX into ConfigHub, apply dev through
+# ConfigHub (whose worker applies to the sandbox cluster) tier by tier with
+# health gates, then judge it with the read-only kubectl plugin. Run through
+# `make demo` (which starts the sandbox first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=/dev/null
-source .sandbox/env
+source .sandbox/env # KUBECONFIG, PATH (bin/ first), CUB_SERVER and CUB_TOKEN of the stand-in
 step() { printf '\n[%s] ==> %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-step "kubectl traderx version (found through kubectl's plugin dispatch)"
-kubectl traderx version
+# The real `cub` CLI is not available here, so cub-traderx runs directly, in
+# the environment cub would give it (cub execs the plugin with CUB_PLUGIN=1,
+# CUB_SERVER, CUB_TOKEN, CUB_CONTEXT and CUB_CONFIG appended). With cub
+# installed the same commands read `cub traderx install`, `cub traderx apply dev`.
+export CUB_PLUGIN=1 CUB_CONTEXT=sandbox CUB_CONFIG="$PWD/.sandbox/confighub"
+cub() {
+	[[ "$1" == traderx ]] || { echo "demo: only 'cub traderx' is emulated" >&2; return 2; }
+	shift
+	cub-traderx "$@"
+}
+logs="$PWD/.sandbox/logs"
 
-step "kubectl traderx manifests dev | kubectl apply --server-side"
-kubectl traderx manifests dev | kubectl apply --server-side --field-manager=traderx-demo -f - >&2
+step "cub traderx version"
+cub traderx version
 
-step "waiting until every Deployment in traderx-dev is Available"
-kubectl -n traderx-dev wait --for=condition=Available deployment --all --timeout=180s >&2
+step "cub traderx install   (spaces traderx-base, traderx-dev/staging/prod; units, upstream links, targets)"
+cub traderx install --log-dir "$logs"
+
+step "cub traderx install   (again: idempotent, changes nothing)"
+cub traderx install --log-dir "$logs"
+
+step "cub traderx apply dev   (tier by tier through ConfigHub, health gate after each tier)"
+cub traderx apply dev --log-dir "$logs" --change-desc "demo: first rollout of dev"
+
+step "cub traderx status dev"
+cub traderx status dev --log-dir "$logs"
+
+step "kubectl traderx health dev   (read-only; expect HEALTHY, exit 0)"
+kubectl traderx health dev
+
+step "kubectl traderx validate dev   (read-only)"
+set +e
+kubectl traderx validate dev
+code=$?
+set -e
+printf 'kubectl traderx validate dev: exit %d\n' "$code" >&2
 
 step "workloads"
 kubectl -n traderx-dev get deployments,services,pods -o wide
-printf '\nThe sandbox keeps running. Try:  source .sandbox/env && kubectl traderx manifests prod | less\nStop it with:  make sandbox-down\n' >&2
+printf '\nThe sandbox keeps running. Try:  source .sandbox/env && cub-traderx status dev\nAudit logs: %s\nStop it with:  make sandbox-down\n' "$logs" >&2

@@ -57,6 +57,10 @@ type Options struct {
 	Sync SyncSource
 	// Prober probes HTTP health endpoints (--probe); nil disables probing.
 	Prober Prober
+	// Colours judges these blue-green services' Deployments of the given
+	// colour instead of the one the Service selects (a blue-green switch
+	// validates the new colour before it takes traffic).
+	Colours map[string]string
 }
 
 func (o Options) withDefaults(s *cluster.Snapshot) Options {
@@ -154,6 +158,9 @@ func (e *evaluator) namespace() bool {
 func (e *evaluator) activeColour(svc traderx.Service) string {
 	if !svc.BlueGreen {
 		return ""
+	}
+	if c := e.o.Colours[svc.Name]; c != "" {
+		return c
 	}
 	if s := e.s.Service(svc.Name); s != nil {
 		if c := s.Spec.Selector[manifests.LabelColour]; c != "" {

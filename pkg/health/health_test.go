@@ -123,6 +123,8 @@ func TestEvaluateFindsEachProblem(t *testing.T) {
 		{"ingress missing", func(s *cluster.Snapshot) {
 			s.Ingresses = s.Ingresses[:1]
 		}, Options{}, "ingress/traderx-web", "ingress-exists", check.StatusFail, "not found", check.VerdictUnhealthy},
+		{"judging a colour that is not running", func(s *cluster.Snapshot) {}, Options{Colours: map[string]string{"reference-data": "green"}},
+			"reference-data", "rollout-complete", check.StatusFail, "reference-data-green is scaled to zero", check.VerdictUnhealthy},
 		{"green selected but not running", func(s *cluster.Snapshot) {
 			s.Service("trade-service").Spec.Selector["color"] = "green"
 		}, Options{}, "trade-service", "rollout-complete", check.StatusFail, "trade-service-green is scaled to zero", check.VerdictUnhealthy},

@@ -1,22 +1,30 @@
 // Command traderx-sandbox runs the local test ground in the foreground: the
-// real control plane (and, once wired, the ConfigHub stand-in). It writes an
-// env file pointing KUBECONFIG and PATH at it and stops every component by PID
-// on SIGTERM or SIGINT. `make sandbox` runs it in the background.
+// real control plane and, in-process, the ConfigHub API stand-in on 127.0.0.1
+// whose worker server-side-applies units to that control plane. It writes an
+// env file pointing KUBECONFIG, CUB_SERVER, CUB_TOKEN and PATH at them and
+// stops every component by PID on SIGTERM or SIGINT. `make sandbox` runs it in
+// the background.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -60,6 +68,35 @@ func run() error {
 	}
 	defer c.Stop()
 
+	// The ConfigHub stand-in, in this process: its worker applies every
+	// target's units to the sandbox cluster.
+	tok := make([]byte, 24)
+	if _, err := rand.Read(tok); err != nil {
+		return err
+	}
+	applier := confighubtest.NewKubeApplier(c.Config)
+	applier.Logger = log
+	hub := confighubtest.New(confighubtest.WithToken("sandbox-"+hex.EncodeToString(tok)),
+		confighubtest.WithApplier(applier), confighubtest.WithLogger(log))
+	defer hub.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hub.URL = "http://" + ln.Addr().String()
+	hs := &http.Server{Handler: hub, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("ConfigHub stand-in stopped", "error", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	log.Info("ConfigHub stand-in listening", "url", hub.URL)
+
 	pids := []string{strconv.Itoa(os.Getpid())}
 	for _, p := range c.PIDs() {
 		pids = append(pids, strconv.Itoa(p))
@@ -67,17 +104,19 @@ func run() error {
 	if err := os.WriteFile(filepath.Join(abs, "pids"), []byte(strings.Join(pids, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
-	env := fmt.Sprintf("# Written by traderx-sandbox; source it: . %s\nexport KUBECONFIG=%q\nexport PATH=%q:\"$PATH\"\n",
-		envFile, c.Kubeconfig, absBin)
+	// The env file holds the stand-in's token: readable by the owner only.
+	env := fmt.Sprintf("# Written by traderx-sandbox; source it: . %s\nexport KUBECONFIG=%q\nexport PATH=%q:\"$PATH\"\n"+
+		"# The ConfigHub stand-in (cub-traderx reads these as cub would pass them)\nexport CUB_SERVER=%q\nexport CUB_TOKEN=%q\n",
+		envFile, c.Kubeconfig, absBin, hub.URL, hub.Token)
 	tmp := envFile + ".tmp"
-	if err := os.WriteFile(tmp, []byte(env), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(env), 0o600); err != nil {
 		return err
 	}
 	// Renamed last: its existence is the readiness signal.
 	if err := os.Rename(tmp, envFile); err != nil {
 		return err
 	}
-	log.Info("sandbox ready", "env", envFile, "kubeconfig", c.Kubeconfig)
+	log.Info("sandbox ready", "env", envFile, "kubeconfig", c.Kubeconfig, "confighub", hub.URL)
 	<-ctx.Done()
 	log.Info("stopping sandbox")
 	_ = os.Remove(envFile)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/plugins"
 )
 
 // Name is the binary name kubectl dispatches to.
@@ -20,7 +21,7 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	color := &cli.ColorFlag{}
 	root := &cobra.Command{
 		Use:   "traderx",
-		Short: "Check and inspect FINOS TraderX environments on Kubernetes (read-only)",
+		Short: plugins.Kubectl().Summary,
 		Long: `kubectl traderx reads a Kubernetes cluster and judges a TraderX environment.
 It never changes the cluster; changes go through ConfigHub with 'cub traderx'.
 

@@ -1,0 +1,190 @@
+package cub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+const applyExample = `  # Roll dev out tier by tier, verifying health after each tier
+  %[1]s apply dev
+
+  # Only two services, with a description for the release
+  %[1]s apply staging --services trade-service,position-service --change-desc "fix pricing"
+
+  # Production is protected: confirm interactively, or pass --yes in scripts
+  %[1]s apply prod --yes`
+
+type applyOptions struct {
+	g          *globals
+	services   []string
+	yes        bool
+	dryRun     bool
+	timeout    time.Duration
+	settle     time.Duration
+	retries    int
+	retryDelay time.Duration
+	changeDesc string
+}
+
+func newApplyCommand(g *globals) *cobra.Command {
+	o := &applyOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "apply <env>",
+		Short: "Apply an environment's units through ConfigHub, tier by tier, with health gates",
+		Long: `Applies the environment's ConfigHub units in dependency order: the namespace,
+then the network policies with the first service tier, then each service tier,
+the ingress last. The units of a tier are applied together and each apply is
+waited for; then the tier's services must become HEALTHY or DEGRADED within
+--timeout and stay so for --settle. Failed applies and unreadable health checks are retried
+(--retries, backoff from --retry-delay doubling). The first failing tier stops
+the run with a report and the command that resumes it; a re-run skips units
+already live at their head revision.
+
+A run that applied anything records release N of the environment: a ConfigHub
+tag release-N on the live revision of every unit, with the description, user
+and time. Protected environments (prod) need --yes or a confirmation at a
+terminal; without a terminal the command refuses to prompt.`,
+		Example:           fmt.Sprintf(applyExample, "cub traderx"),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cli.CompleteEnvironments,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.services, "services", nil, "Only these services' units, comma-separated (default: every unit)")
+	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Print which units would be applied and change nothing")
+	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each tier may take to become healthy (and each apply to finish)")
+	f.DurationVar(&o.settle, "settle", rollout.DefaultSettle, "How long a tier must stay healthy before the next tier starts (0: pass at the first healthy check)")
+	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable health check")
+	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	f.StringVar(&o.changeDesc, "change-desc", "", "Description of the change, recorded on the release")
+	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
+	return cmd
+}
+
+func (o *applyOptions) validate(name string) (traderx.Environment, error) {
+	env, err := traderx.LookupEnvironment(name)
+	if err != nil {
+		return env, cli.UsageError(err)
+	}
+	if _, err := traderx.LookupServices(o.services); err != nil {
+		return env, cli.UsageError(err)
+	}
+	if o.timeout <= 0 {
+		return env, cli.Usagef("--timeout must be positive, got %s", o.timeout)
+	}
+	if o.settle < 0 {
+		return env, cli.Usagef("--settle must not be negative, got %s", o.settle)
+	}
+	if o.retries < 0 {
+		return env, cli.Usagef("--retries must be 0 or more, got %d", o.retries)
+	}
+	if o.retryDelay < 0 {
+		return env, cli.Usagef("--retry-delay must not be negative, got %s", o.retryDelay)
+	}
+	return env, nil
+}
+
+// resume is the command that continues this rollout.
+func (o *applyOptions) resume(env traderx.Environment, project string) string {
+	parts := []string{"cub traderx apply", env.Name}
+	if len(o.services) > 0 {
+		parts = append(parts, "--services", strings.Join(o.services, ","))
+	}
+	if o.g.project != "" {
+		parts = append(parts, "--project", project)
+	}
+	if env.Protected {
+		parts = append(parts, "--yes")
+	}
+	return strings.Join(parts, " ")
+}
+
+func (o *applyOptions) run(ctx context.Context, name string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	env, err := o.validate(name)
+	if err != nil {
+		return err
+	}
+	s, err := o.g.open("apply")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if env.Protected && !o.dryRun && !o.yes {
+		in := o.g.streams.In
+		if !o.g.env.IsTerminal(in) {
+			return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes to apply", env.Name)
+		}
+		if err := cli.ConfirmFrom(in, o.g.streams.ErrOut, fmt.Sprintf("Apply to protected environment %s (space %s)", env.Name, env.Space(s.project))); err != nil {
+			return err
+		}
+	}
+	user, err := s.whoami(ctx)
+	if err != nil {
+		return err
+	}
+	var gate rollout.Gate
+	if !o.dryRun {
+		if gate, err = o.g.gate(); err != nil {
+			return err
+		}
+	}
+	r := s.rollout(gate)
+	r.User = user
+	opts := rollout.ApplyOptions{Services: o.services, Retries: o.retries, RetryDelay: o.retryDelay, Timeout: o.timeout, Settle: o.settle,
+		ChangeDesc: o.changeDesc, DryRun: o.dryRun, Resume: o.resume(env, s.project), PollInterval: o.g.env.PollInterval}
+	if o.retries == 0 {
+		opts.Retries = -1
+	}
+	if o.settle == 0 {
+		opts.Settle = -1
+	}
+	res, err := r.Apply(ctx, env, opts)
+	if err != nil {
+		var te *rollout.TierError
+		if errors.As(err, &te) {
+			for _, l := range te.Report() {
+				s.log.Logger().Error(l)
+			}
+			s.log.Logger().Info("log: " + s.log.Path())
+		}
+		return s.explain(err)
+	}
+	out := o.g.streams.Out
+	switch {
+	case res.DryRun:
+		n := 0
+		for _, t := range res.Tiers {
+			for _, u := range t.Units {
+				if u.Outcome == rollout.UnitPlanned {
+					n++
+				}
+			}
+		}
+		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env.Name, n, res.Skipped)
+	case res.Applied == 0:
+		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at their head revision; health verified; no release recorded\n", env.Name, res.Skipped)
+	default:
+		rel := ""
+		if res.Release != nil {
+			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
+		}
+		fmt.Fprintf(out, "%s: applied %d units, %d already live, %d tiers healthy%s\n", env.Name, res.Applied, res.Skipped, len(res.Tiers), rel)
+	}
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}

@@ -1,0 +1,239 @@
+package cub
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/manifests"
+	testcluster "github.com/finos/traderx-plugins/test/cluster"
+)
+
+// install + apply dev through the stand-in, whose worker applies to the real
+// control plane, reaches HEALTHY; a second install and apply change nothing;
+// a release is recorded once.
+func TestInstallApplyDevOnControlPlane(t *testing.T) {
+	h := newHarness(t, true)
+	r := h.run("", "install")
+	if r.code != 0 || !strings.Contains(r.stdout, "installed dev, staging, prod of project traderx") {
+		t.Fatalf("install: %s", r)
+	}
+	units := h.units("traderx-dev")
+	base := h.units("traderx-base")
+	ns := units[manifests.NamespaceUnit]
+	if ns == nil || ns.UpstreamUnitID != base[manifests.NamespaceUnit].UnitID || ns.TargetID.String() == "" {
+		t.Fatalf("dev namespace unit is not a clone of base with a target: %+v", ns)
+	}
+	if st := h.units("traderx-staging")["trade-service-service"]; st.UpstreamUnitID != units["trade-service-service"].UnitID {
+		t.Errorf("staging unit is not downstream of dev")
+	}
+	if !strings.Contains(string(units["trade-service-blue-deployment"].Data), "namespace: traderx-dev") {
+		t.Errorf("dev unit data lacks the dev namespace:\n%s", units["trade-service-blue-deployment"].Data)
+	}
+	if !strings.Contains(string(h.units("traderx-prod")["trade-service-blue-deployment"].Data), "replicas: 3") {
+		t.Errorf("prod overrides missing")
+	}
+
+	r = h.run("", "apply", "dev", "--change-desc", "first dev rollout")
+	if r.code != 0 {
+		t.Fatalf("apply dev: %s", r)
+	}
+	for _, want := range []string{"tier 0: applying namespace", "tier 4: web-front-end-angular ", "recorded release 1"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// Console lines carry a timestamp and level.
+	if !strings.HasPrefix(r.stderr, "[20") || !strings.Contains(strings.SplitN(r.stderr, "\n", 2)[0], "] INFO: ") {
+		t.Errorf("console line format: %q", strings.SplitN(r.stderr, "\n", 2)[0])
+	}
+	if err := testcluster.WaitDeploymentsAvailable(h.ctx, testCluster.Client, "traderx-dev", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for slug, u := range h.units("traderx-dev") {
+		if u.LiveRevisionNum != u.HeadRevisionNum {
+			t.Errorf("%s: live %d, head %d", slug, u.LiveRevisionNum, u.HeadRevisionNum)
+		}
+	}
+	if tags := h.tags("traderx-dev"); !slices.Equal(tags, []string{"release-1"}) {
+		t.Errorf("tags = %v, want [release-1]", tags)
+	}
+	rel := h.releaseTag("traderx-dev", "release-1")
+	if rel.Labels["description"] != "first dev rollout" || rel.Labels["user"] != "alice" || rel.Labels["time"] == "" {
+		t.Errorf("release labels: %v", rel.Labels)
+	}
+	if n := h.taggedUnits("traderx-dev", rel.TagID); n != len(h.units("traderx-dev")) {
+		t.Errorf("release-1 tags %d units, want all %d", n, len(h.units("traderx-dev")))
+	}
+
+	// Second runs are no-ops.
+	before, mut := h.revisions(), h.mutations()
+	r = h.run("", "install")
+	if r.code != 0 || !strings.Contains(r.stdout, "nothing to change") {
+		t.Fatalf("second install: %s", r)
+	}
+	r = h.run("", "apply", "dev")
+	if r.code != 0 || !strings.Contains(r.stdout, "nothing to apply") || !strings.Contains(r.stderr, "skip namespace: live at head revision 2") {
+		t.Fatalf("second apply: %s", r)
+	}
+	if after := h.revisions(); !mapsEqual(before, after) {
+		t.Errorf("revisions changed by the second runs")
+	}
+	if m := h.mutations(); m != mut {
+		t.Errorf("second runs sent %d mutating requests, want 0", m-mut)
+	}
+	if tags := h.tags("traderx-dev"); len(tags) != 1 {
+		t.Errorf("a no-op apply recorded a release: %v", tags)
+	}
+
+	// status shows every unit live, nothing behind.
+	r = h.run("", "status", "dev")
+	if r.code != 0 || !strings.Contains(r.stdout, "24 units: 0 with unapplied changes, 0 behind their upstream") {
+		t.Fatalf("status: %s", r)
+	}
+	// Every run left a log file with audit records and no token.
+	logs := h.logFiles()
+	if len(logs) != 5 {
+		t.Errorf("log files = %d, want 5 (one per run)", len(logs))
+	}
+	var audits int
+	for _, l := range logs {
+		s := readFile(t, l)
+		if strings.Contains(s, h.srv.Token) {
+			t.Errorf("%s contains the token", l)
+		}
+		audits += strings.Count(s, `"audit":true`)
+	}
+	// install: 4 spaces + 96 units + 3 targets + 72 patches; apply: 24 applies + 1 release.
+	if audits != 4+96+3+72+24+1 {
+		t.Errorf("audit records = %d, want %d", audits, 4+96+3+72+24+1)
+	}
+}
+
+// A tier that never becomes ready stops the run with exit 1 naming the unit
+// and the cause; after fixing the unit's data in ConfigHub a re-run resumes,
+// skipping the earlier tiers.
+func TestTierFailureStopsAndResumes(t *testing.T) {
+	h := newHarness(t, true)
+	if r := h.run("", "install", "--envs", "dev,staging"); r.code != 0 {
+		t.Fatalf("install: %s", r)
+	}
+	const bad = "account-service-deployment" // tier 2
+	sp := h.space("traderx-staging")
+	u := h.units("traderx-staging")[bad]
+	good := u.Data
+	objs, err := manifests.Decode(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, _, _ := unstructuredMap(objs[0].Object, "spec", "template", "metadata", "labels")
+	tmpl[testcluster.SimulationLabel] = testcluster.SimCrashLoop
+	data, err := manifests.EncodeYAML(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.PatchUnit(h.ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": data, "LastChangeDescription": "break it"}, confighub.UnitUpdateParams{}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := h.run("", "apply", "staging", "--timeout", "25s", "--settle", "12s")
+	if r.code != 1 {
+		t.Fatalf("apply with a crash-looping tier: want exit 1: %s", r)
+	}
+	for _, want := range []string{"stopped at tier 2", "unit " + bad + " (service account-service)", "pods-crashloop", "CrashLoopBackOff",
+		"resume:  cub traderx apply staging", "error: staging: tier 2 failed at " + bad} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("failure report lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "tier 3: applying") {
+		t.Errorf("tier 3 started after tier 2 failed")
+	}
+	if tags := h.tags("traderx-staging"); len(tags) != 0 {
+		t.Errorf("a failed apply recorded a release: %v", tags)
+	}
+	if h.units("traderx-staging")["trade-service-service"].LiveRevisionNum != 0 {
+		t.Errorf("tier 3 was applied")
+	}
+
+	// Fix the unit through ConfigHub and resume.
+	if _, err := h.client.PatchUnit(h.ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": good, "LastChangeDescription": "fix it"}, confighub.UnitUpdateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run("", "apply", "staging", "--timeout", "60s", "--settle", "2s")
+	if r.code != 0 {
+		t.Fatalf("resume: %s", r)
+	}
+	for _, want := range []string{"tier 0: skip namespace: live at head", "tier 1: skip database-deployment: live at head",
+		"tier 2: applying " + bad, "tier 3: applying trade-service-blue-deployment", "recorded release 1"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("resume output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "tier 1: applying") {
+		t.Errorf("resume re-applied tier 1:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "applied 7 units") {
+		t.Errorf("resume summary: %s", r.stdout)
+	}
+}
+
+// cub-traderx's cluster client is built only through cluster.Connect: a
+// write through it is refused before it leaves the process.
+func TestGateClientIsReadOnly(t *testing.T) {
+	testcluster.Require(t, testCluster)
+	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
+	*g.kube.KubeConfig = testCluster.Kubeconfig
+	gate, err := g.gate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hg, ok := gate.(HealthGate)
+	if !ok {
+		t.Fatalf("gate is %T", gate)
+	}
+	ctx := context.Background()
+	if _, err := hg.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatalf("read through the gate client: %v", err)
+	}
+	_, err = hg.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "must-not-exist"}}, metav1.CreateOptions{})
+	if !errors.Is(err, cluster.ErrWriteRefused) {
+		t.Fatalf("write through the gate client: want ErrWriteRefused, got %v", err)
+	}
+	if _, err := testCluster.Client.CoreV1().Namespaces().Get(ctx, "must-not-exist", metav1.GetOptions{}); err == nil {
+		t.Fatal("the namespace was created")
+	}
+}
+
+func unstructuredMap(obj map[string]any, path ...string) (map[string]any, bool, error) {
+	cur := obj
+	for _, p := range path {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cur[p] = next
+		}
+		cur = next
+	}
+	return cur, true, nil
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,122 @@
+package cub
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+const installExample = `  # Base space plus dev, staging and prod spaces, units, targets and upstream links
+  %[1]s install
+
+  # Only dev, with the target named "sandbox"; show the plan first
+  %[1]s install --envs dev --target sandbox --dry-run`
+
+type installOptions struct {
+	g      *globals
+	envs   []string
+	target string
+	dryRun bool
+}
+
+func newInstallCommand(g *globals) *cobra.Command {
+	o := &installOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Create the base and environment spaces, units and targets in ConfigHub",
+		Long: `Creates, in ConfigHub, the space <project>-base with one unit per TraderX unit
+(namespace, network-policies, <service>-deployment, <service>-service, ingress)
+and one space per environment whose units are clones with upstream links
+(dev ← base, staging ← dev, prod ← staging) carrying the environment's
+overrides (namespace, replicas, resources), plus a Kubernetes target per
+environment set on every unit. Nothing is applied.
+
+Idempotent: what exists is kept (base units follow the model; environment
+units keep their own data), so a second run changes nothing and says so.`,
+		Example: fmt.Sprintf(installExample, "cub traderx"),
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.envs, "envs", traderx.EnvironmentNames(), "Environments to install, comma-separated")
+	cmd.Flags().StringVar(&o.target, "target", "", "Target slug in each environment space (default <env>-cluster)")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
+	_ = cmd.RegisterFlagCompletionFunc("envs", cobra.FixedCompletions(traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// environments returns the chosen environments in promotion order.
+func environments(names []string) ([]traderx.Environment, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if _, err := traderx.LookupEnvironment(n); err != nil {
+			return nil, cli.UsageError(err)
+		}
+		want[n] = true
+	}
+	if len(want) == 0 {
+		return nil, cli.Usagef("--envs is empty (valid: %s)", strings.Join(traderx.EnvironmentNames(), ", "))
+	}
+	var out []traderx.Environment
+	for _, e := range traderx.Environments() {
+		if want[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (o *installOptions) run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	envs, err := environments(o.envs)
+	if err != nil {
+		return err
+	}
+	s, err := o.g.open("install")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if _, err := s.whoami(ctx); err != nil {
+		return err
+	}
+	r := s.rollout(nil)
+	res, err := r.Install(ctx, rollout.InstallOptions{Envs: envs, Target: o.target, DryRun: o.dryRun})
+	if err != nil {
+		return s.explain(err)
+	}
+	var names []string
+	for _, e := range envs {
+		names = append(names, e.Name)
+	}
+	out := o.g.streams.Out
+	switch {
+	case o.dryRun && len(res.Changes) == 0:
+		fmt.Fprintf(out, "dry run: nothing to change: project %s is installed (%s; %d units)\n", s.project, strings.Join(res.Spaces, ", "), res.Units)
+	case o.dryRun:
+		fmt.Fprintf(out, "dry run: %d changes planned, nothing changed:\n", len(res.Changes))
+		for _, c := range res.Changes {
+			fmt.Fprintf(out, "  %s\n", c)
+		}
+	case len(res.Changes) == 0:
+		fmt.Fprintf(out, "nothing to change: project %s is installed (%s; %d units)\n", s.project, strings.Join(res.Spaces, ", "), res.Units)
+	default:
+		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units). Next: cub traderx apply %s\n",
+			strings.Join(names, ", "), s.project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, names[0])
+	}
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}

@@ -1,0 +1,142 @@
+package cub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/finos/traderx-plugins/pkg/audit"
+	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+	"k8s.io/client-go/kubernetes"
+)
+
+// session is one run against ConfigHub: credentials, client, log.
+type session struct {
+	g       *globals
+	creds   confighub.Credentials
+	client  *confighub.Client
+	log     *audit.Log
+	project string
+}
+
+// open resolves the project and credentials, opens the run's log and
+// builds the client. Bad input (project, credentials) is exit 2.
+func (g *globals) open(command string) (*session, error) {
+	project, err := traderx.ResolveProject(g.project)
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	creds, err := confighub.ResolveCredentials(g.env.Getenv, g.env.HomeDir)
+	if err != nil {
+		if errors.Is(err, confighub.ErrNoCredentials) {
+			return nil, cli.Usagef("no ConfigHub credentials: set CUB_SERVER and CUB_TOKEN or run `cub auth login` (%s)", detail(err))
+		}
+		return nil, cli.UsageError(err)
+	}
+	dir := g.logDir
+	if dir == "" {
+		dir = audit.DefaultDir(g.env.Getenv, g.env.HomeDir)
+	}
+	log, err := audit.Open(audit.Options{Dir: dir, Command: command, Console: g.streams.ErrOut, Verbose: g.verbose,
+		Secrets: []string{creds.Token}, Now: g.env.Clock.Now})
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	opts := append([]confighub.Option{confighub.WithUserAgent(Name + "/" + cli.Build().Version), confighub.WithLogger(log.Logger())},
+		g.env.ClientOptions...)
+	client, err := confighub.New(creds, opts...)
+	if err != nil {
+		log.Close()
+		return nil, cli.UsageError(err)
+	}
+	log.Logger().Debug("run", "command", command, "project", project, "credentials", creds, "log", log.Path())
+	return &session{g: g, creds: creds, client: client, log: log, project: project}, nil
+}
+
+func detail(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, "("); i >= 0 {
+		return strings.TrimSuffix(s[i+1:], ")")
+	}
+	return s
+}
+
+func (s *session) close() { _ = s.log.Close() }
+
+// rollout builds the orchestrator; gate may be nil (dry runs, status).
+func (s *session) rollout(gate rollout.Gate) *rollout.Rollout {
+	return &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project}
+}
+
+// whoami checks the credentials (GET /me) and records the user on the log.
+func (s *session) whoami(ctx context.Context) (string, error) {
+	m, err := s.client.Me(ctx)
+	if err != nil {
+		return "", s.explain(err)
+	}
+	user := m.Username
+	if user == "" {
+		user = m.Slug
+	}
+	s.log.SetUser(user)
+	return user, nil
+}
+
+// explain maps an error to its exit code with a line the user can act on.
+func (s *session) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *cli.ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	var ie *rollout.InputError
+	if errors.As(err, &ie) {
+		return cli.UsageError(err)
+	}
+	var te *rollout.TierError
+	if errors.As(err, &te) {
+		if te.Unreachable {
+			return cli.Unavailable(err)
+		}
+		return cli.Failed(err)
+	}
+	if confighub.IsUnauthorized(err) {
+		return cli.Unavailable(fmt.Errorf("ConfigHub at %s rejected the token (run `cub auth login`, or check CUB_TOKEN): %w", s.creds.Server, err))
+	}
+	if rollout.IsUnreachable(err) {
+		return cli.Unavailable(fmt.Errorf("cannot reach ConfigHub at %s (nothing more was changed): %w", s.creds.Server, err))
+	}
+	return cli.Failed(err)
+}
+
+// gate builds the read-only health gate: a Kubernetes client made only
+// through cluster.Connect, whose transport refuses every write.
+func (g *globals) gate() (rollout.Gate, error) {
+	if g.env.Gate != nil {
+		return g.env.Gate, nil
+	}
+	access, err := cluster.Connect(g.kube)
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	return HealthGate{Client: access.Client}, nil
+}
+
+// HealthGate judges a tier's services with pkg/health over a read-only client.
+type HealthGate struct {
+	Client kubernetes.Interface
+}
+
+// Check implements rollout.Gate.
+func (h HealthGate) Check(ctx context.Context, env traderx.Environment, services []string) (*check.Report, error) {
+	return health.Run(ctx, h.Client, env, health.Options{Services: services})
+}

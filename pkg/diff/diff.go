@@ -1,0 +1,146 @@
+// Package diff shows what differs between two versions of unit data: a
+// unified YAML diff for people and the list of changed fields for machines.
+package diff
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/finos/traderx-plugins/pkg/manifests"
+)
+
+// Unified returns a unified diff of two texts with 3 lines of context; empty
+// when they are equal. With colour, added lines are green and removed red.
+func Unified(fromName, toName string, from, to []byte, colour bool) (string, error) {
+	out, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(from)), B: difflib.SplitLines(string(to)),
+		FromFile: fromName, ToFile: toName, Context: 3,
+	})
+	if err != nil || !colour {
+		return out, err
+	}
+	add, del, hunk := color.New(color.FgGreen), color.New(color.FgRed), color.New(color.FgCyan)
+	for _, c := range []*color.Color{add, del, hunk} {
+		c.EnableColor()
+	}
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(out, "\n") {
+		text := strings.TrimSuffix(line, "\n")
+		nl := line[len(text):]
+		switch {
+		case strings.HasPrefix(text, "+++"), strings.HasPrefix(text, "---"):
+			b.WriteString(line)
+		case strings.HasPrefix(text, "+"):
+			b.WriteString(add.Sprint(text) + nl)
+		case strings.HasPrefix(text, "-"):
+			b.WriteString(del.Sprint(text) + nl)
+		case strings.HasPrefix(text, "@@"):
+			b.WriteString(hunk.Sprint(text) + nl)
+		default:
+			b.WriteString(line)
+		}
+	}
+	return b.String(), nil
+}
+
+// Change is one changed field of one object.
+type Change struct {
+	Object string `json:"object"` // Kind/name
+	Field  string `json:"field"`  // dotted path, list items as [i]
+	From   any    `json:"from,omitempty"`
+	To     any    `json:"to,omitempty"`
+}
+
+// Fields lists the changed fields between two multi-document YAML texts,
+// matching objects by kind and name; an added or removed object is one
+// change with an empty Field.
+func Fields(from, to []byte) ([]Change, error) {
+	a, err := manifests.Decode(from)
+	if err != nil {
+		return nil, fmt.Errorf("old data: %w", err)
+	}
+	b, err := manifests.Decode(to)
+	if err != nil {
+		return nil, fmt.Errorf("new data: %w", err)
+	}
+	index := func(objs []*unstructured.Unstructured) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for _, o := range objs {
+			m[o.GetKind()+"/"+o.GetName()] = o.Object
+		}
+		return m
+	}
+	ia, ib := index(a), index(b)
+	var keys []string
+	for k := range ia {
+		keys = append(keys, k)
+	}
+	for k := range ib {
+		if _, ok := ia[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []Change
+	for _, k := range keys {
+		oa, okA := ia[k]
+		ob, okB := ib[k]
+		switch {
+		case !okA:
+			out = append(out, Change{Object: k, To: "added"})
+		case !okB:
+			out = append(out, Change{Object: k, From: "removed"})
+		default:
+			walk(k, "", oa, ob, &out)
+		}
+	}
+	return out, nil
+}
+
+func walk(obj, path string, a, b any, out *[]Change) {
+	if reflect.DeepEqual(a, b) {
+		return
+	}
+	ma, okA := a.(map[string]any)
+	mb, okB := b.(map[string]any)
+	if okA && okB {
+		keys := map[string]bool{}
+		for k := range ma {
+			keys[k] = true
+		}
+		for k := range mb {
+			keys[k] = true
+		}
+		var sorted []string
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			walk(obj, join(path, k), ma[k], mb[k], out)
+		}
+		return
+	}
+	la, okA := a.([]any)
+	lb, okB := b.([]any)
+	if okA && okB && len(la) == len(lb) {
+		for i := range la {
+			walk(obj, fmt.Sprintf("%s[%d]", path, i), la[i], lb[i], out)
+		}
+		return
+	}
+	*out = append(*out, Change{Object: obj, Field: path, From: a, To: b})
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}

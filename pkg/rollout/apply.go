@@ -1,0 +1,616 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+// Defaults of ApplyOptions.
+const (
+	DefaultRetries      = 3
+	DefaultRetryDelay   = 5 * time.Second
+	DefaultTimeout      = 120 * time.Second
+	DefaultPollInterval = 2 * time.Second
+	DefaultSettle       = 5 * time.Second
+)
+
+// ApplyOptions tune Apply. Zero values take the defaults.
+type ApplyOptions struct {
+	// Services limits the rollout to these services' units; empty = every unit.
+	Services []string
+	// Retries after the first try of an apply or a gate read (default 3; <0: none).
+	Retries int
+	// RetryDelay is the first backoff, doubling each retry (default 5s: 5, 10, 20).
+	RetryDelay time.Duration
+	// Timeout bounds each tier's health gate and each apply's wait (default 120s).
+	Timeout time.Duration
+	// PollInterval is how often the gate re-reads the cluster (default 2s).
+	PollInterval time.Duration
+	// Settle is how long a tier must stay healthy before the gate passes, so
+	// pods that crash soon after becoming ready are caught (default 5s; <0: none).
+	Settle time.Duration
+	// ChangeDesc describes the release; a generated one when empty.
+	ChangeDesc string
+	DryRun     bool
+	// Reverse applies the tiers in reverse dependency order (rollbacks: the
+	// consumers step back before what they consume).
+	Reverse bool
+	// Resume is the command printed when a tier fails.
+	Resume string
+}
+
+func (o *ApplyOptions) defaults() {
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
+	}
+	if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.Settle == 0 {
+		o.Settle = DefaultSettle
+	}
+	if o.Settle < 0 {
+		o.Settle = 0
+	}
+}
+
+// Unit outcomes in an ApplyResult.
+const (
+	UnitApplied  = "applied"
+	UnitSkipped  = "skipped" // live at head already
+	UnitFailed   = "failed"
+	UnitPlanned  = "would apply" // dry run
+	UnitUntouchd = "not started"
+)
+
+// UnitResult is what happened to one unit.
+type UnitResult struct {
+	Unit     string `json:"unit"`
+	Service  string `json:"service,omitempty"`
+	Tier     int    `json:"tier"`
+	Outcome  string `json:"outcome"`
+	Revision int64  `json:"revision"`
+	Attempts int    `json:"attempts,omitempty"`
+	Cause    string `json:"cause,omitempty"`
+}
+
+// TierResult is one tier of a rollout.
+type TierResult struct {
+	Number   int           `json:"number"`
+	Services []string      `json:"services,omitempty"`
+	Units    []UnitResult  `json:"units"`
+	Verdict  check.Verdict `json:"verdict,omitempty"`
+}
+
+// Release is a recorded release of an environment: a tag on the live
+// revision of every unit.
+type Release struct {
+	Number      int              `json:"number"`
+	Tag         string           `json:"tag"`
+	TagID       uuid.UUID        `json:"tagID"`
+	Environment string           `json:"environment"`
+	Description string           `json:"description"`
+	User        string           `json:"user"`
+	Time        time.Time        `json:"time"`
+	Units       map[string]int64 `json:"units,omitempty"`
+}
+
+// ApplyResult is the account of an Apply.
+type ApplyResult struct {
+	Environment string       `json:"environment"`
+	Space       string       `json:"space"`
+	Tiers       []TierResult `json:"tiers"`
+	Applied     int          `json:"applied"`
+	Skipped     int          `json:"skipped"`
+	Release     *Release     `json:"release,omitempty"`
+	DryRun      bool         `json:"dryRun,omitempty"`
+}
+
+// planned is a unit of the environment space with its place in the order.
+type planned struct {
+	eu      *confighub.ExtendedUnit
+	name    string
+	service string
+	tier    int
+	order   int
+}
+
+// Apply rolls an environment out through ConfigHub: tier by tier in
+// dependency order (namespace, network policies with the first service
+// tier, service tiers, ingress last), the units of a tier applied
+// concurrently and each apply waited for; after each tier a health gate on
+// its services, polled until HEALTHY or DEGRADED or the timeout. Failed
+// applies and unreadable gates are retried with doubling backoff. The first
+// failing tier stops the run with a *TierError. Units already live at their
+// head revision are skipped, so a re-run resumes. A run that applied
+// anything records release N of the environment (see RecordRelease).
+func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOptions) (*ApplyResult, error) {
+	o.defaults()
+	if !o.DryRun && r.Gate == nil {
+		return nil, errors.New("rollout: no health gate")
+	}
+	slug := env.Space(r.project())
+	res := &ApplyResult{Environment: env.Name, Space: slug, DryRun: o.DryRun}
+	if _, err := traderx.LookupServices(o.Services); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	sp, err := r.space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := r.plan(ctx, sp, env, o.Services)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.preflight(ctx, sp, plan); err != nil {
+		return nil, err
+	}
+	if !o.DryRun {
+		if _, err := r.user(ctx); err != nil {
+			return nil, err
+		}
+	}
+	tiers := groupTiers(plan)
+	if o.Reverse {
+		slices.Reverse(tiers)
+	}
+	for _, t := range tiers {
+		tr, err := r.applyTier(ctx, sp, env, t, o)
+		res.Tiers = append(res.Tiers, tr)
+		for _, u := range tr.Units {
+			switch u.Outcome {
+			case UnitApplied:
+				res.Applied++
+			case UnitSkipped:
+				res.Skipped++
+			}
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	if res.Applied == 0 {
+		r.log().Info(fmt.Sprintf("%s: nothing to apply: all %d units are live at their head revision and healthy; no release recorded", env.Name, res.Skipped))
+		return res, nil
+	}
+	rel, err := r.RecordRelease(ctx, sp, env, o.ChangeDesc, res)
+	res.Release = rel
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// plan lists the environment's units in apply order.
+func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Environment, services []string) ([]planned, error) {
+	rendered, err := manifests.Render(env)
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.Hub.ListUnits(ctx, sp.SpaceID, "")
+	if err != nil {
+		return nil, fmt.Errorf("list units of %s: %w", sp.Slug, err)
+	}
+	bySlug := map[string]*confighub.ExtendedUnit{}
+	for i := range list {
+		if list[i].Unit != nil {
+			bySlug[list[i].Unit.Slug] = &list[i]
+		}
+	}
+	var out, missing []string
+	var plan []planned
+	for i, u := range rendered {
+		if len(services) > 0 && !slices.Contains(services, u.Service) {
+			continue
+		}
+		eu := bySlug[u.Name]
+		if eu == nil {
+			missing = append(missing, u.Name)
+			continue
+		}
+		delete(bySlug, u.Name)
+		plan = append(plan, planned{eu: eu, name: u.Name, service: u.Service, tier: u.Tier, order: i})
+	}
+	if len(missing) > 0 {
+		return nil, inputf("environment %s is missing units %s in space %s: run `cub traderx install --envs %s`",
+			env.Name, strings.Join(missing, ", "), sp.Slug, env.Name)
+	}
+	for s := range bySlug {
+		out = append(out, s)
+	}
+	if len(out) > 0 && len(services) == 0 {
+		sort.Strings(out)
+		r.log().Warn(fmt.Sprintf("%s: units not in the TraderX model are left alone: %s", env.Name, strings.Join(out, ", ")))
+	}
+	return plan, nil
+}
+
+// preflight checks every unit that will be applied before anything is: a
+// target, no apply gates, data that parses.
+func (r *Rollout) preflight(ctx context.Context, sp *confighub.Space, plan []planned) error {
+	var problems []string
+	for _, p := range plan {
+		u := p.eu.Unit
+		if u.LiveRevisionNum == u.HeadRevisionNum && u.HeadRevisionNum > 0 {
+			continue
+		}
+		if u.TargetID == uuid.Nil {
+			problems = append(problems, fmt.Sprintf("unit %s has no target (run `cub traderx install`)", p.name))
+			continue
+		}
+		if len(u.ApplyGates) > 0 {
+			var gates []string
+			for g := range u.ApplyGates {
+				gates = append(gates, g)
+			}
+			sort.Strings(gates)
+			problems = append(problems, fmt.Sprintf("unit %s is gated by %s", p.name, strings.Join(gates, ", ")))
+			continue
+		}
+		data := u.Data
+		if len(data) == 0 {
+			eu, err := r.Hub.GetUnit(ctx, sp.SpaceID, u.UnitID)
+			if err != nil {
+				return err
+			}
+			data = eu.Unit.Data
+		}
+		objs, err := manifests.Decode(data)
+		if err == nil && len(objs) == 0 {
+			err = errors.New("no objects")
+		}
+		if err == nil {
+			for _, o := range objs {
+				if o.GetName() == "" {
+					err = fmt.Errorf("%s without metadata.name", o.GetKind())
+					break
+				}
+			}
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("unit %s revision %d: malformed data: %v", p.name, u.HeadRevisionNum, err))
+		}
+	}
+	if len(problems) > 0 {
+		return inputf("%s: nothing was applied: %s", sp.Slug, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+type tierPlan struct {
+	number   int
+	units    []planned
+	services []string
+}
+
+func groupTiers(plan []planned) []tierPlan {
+	by := map[int]*tierPlan{}
+	for _, p := range plan {
+		t := by[p.tier]
+		if t == nil {
+			t = &tierPlan{number: p.tier}
+			by[p.tier] = t
+		}
+		t.units = append(t.units, p)
+		if p.service != "" && !slices.Contains(t.services, p.service) {
+			t.services = append(t.services, p.service)
+		}
+	}
+	var out []tierPlan
+	for _, t := range by {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].number < out[j].number })
+	return out
+}
+
+func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env traderx.Environment, t tierPlan, o ApplyOptions) (TierResult, error) {
+	tr := TierResult{Number: t.number, Services: t.services}
+	log := r.log()
+	var todo []int
+	for i, p := range t.units {
+		u := p.eu.Unit
+		ur := UnitResult{Unit: p.name, Service: p.service, Tier: t.number, Revision: u.HeadRevisionNum}
+		if u.LiveRevisionNum == u.HeadRevisionNum && u.HeadRevisionNum > 0 {
+			ur.Outcome = UnitSkipped
+		} else if o.DryRun {
+			ur.Outcome = UnitPlanned
+		} else {
+			ur.Outcome = UnitUntouchd
+			todo = append(todo, i)
+		}
+		tr.Units = append(tr.Units, ur)
+	}
+	for _, u := range tr.Units {
+		switch u.Outcome {
+		case UnitSkipped:
+			log.Info(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
+		case UnitPlanned:
+			log.Info(fmt.Sprintf("tier %d: would apply %s revision %d", t.number, u.Unit, u.Revision))
+		}
+	}
+	if o.DryRun {
+		return tr, nil
+	}
+	if len(todo) > 0 {
+		var names []string
+		for _, i := range todo {
+			names = append(names, t.units[i].name)
+		}
+		log.Info(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(t.units))
+	for _, i := range todo {
+		wg.Go(func() {
+			ur := &tr.Units[i]
+			rev, attempts, err := r.applyUnit(ctx, sp, env, t.units[i], o)
+			ur.Attempts = attempts
+			if err != nil {
+				ur.Outcome, ur.Cause = UnitFailed, cause(err)
+				errs[i] = err
+				return
+			}
+			ur.Outcome, ur.Revision = UnitApplied, rev
+		})
+	}
+	wg.Wait()
+	var applied, failed []string
+	var first error
+	firstIdx := -1
+	for i, u := range tr.Units {
+		switch u.Outcome {
+		case UnitApplied:
+			applied = append(applied, u.Unit)
+		case UnitFailed:
+			failed = append(failed, u.Unit)
+			if first == nil {
+				first, firstIdx = errs[i], i
+			}
+		}
+	}
+	if first != nil {
+		u := tr.Units[firstIdx]
+		return tr, &TierError{Env: env.Name, Tier: t.number, Services: t.services, Unit: u.Unit, Service: u.Service,
+			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
+	}
+	if len(t.services) == 0 {
+		log.Info(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
+		return tr, nil
+	}
+	rep, err := r.gate(ctx, env, t, o)
+	if rep != nil {
+		tr.Verdict = rep.Verdict
+	}
+	if err != nil {
+		var te *TierError
+		if errors.As(err, &te) {
+			te.Applied = applied
+		}
+		return tr, err
+	}
+	return tr, nil
+}
+
+func unitNames(ps []planned) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// applyUnit applies one unit and waits for it, retrying with backoff.
+func (r *Rollout) applyUnit(ctx context.Context, sp *confighub.Space, env traderx.Environment, p planned, o ApplyOptions) (int64, int, error) {
+	delay := o.RetryDelay
+	for attempt := 1; ; attempt++ {
+		start := r.clock().Now()
+		rev, err := r.applyOnce(ctx, sp, p, o)
+		r.record("apply", env.Name, []string{p.name}, map[string]int64{p.name: rev}, start, err)
+		if err == nil {
+			r.log().Info(fmt.Sprintf("tier %d: applied %s revision %d", p.tier, p.name, rev))
+			return rev, attempt, nil
+		}
+		if attempt > o.Retries || !retryable(err) || ctx.Err() != nil {
+			r.log().Error(fmt.Sprintf("tier %d: apply of %s failed after %d attempt(s): %s", p.tier, p.name, attempt, cause(err)))
+			return rev, attempt, err
+		}
+		r.log().Warn(fmt.Sprintf("tier %d: apply of %s failed (attempt %d of %d): %s; retrying in %s",
+			p.tier, p.name, attempt, o.Retries+1, cause(err), delay))
+		if err := r.clock().Sleep(ctx, delay); err != nil {
+			return rev, attempt, err
+		}
+		delay *= 2
+	}
+}
+
+// applyOnce queues an apply and waits for it. When the answer to the apply
+// request was lost, the unit's events tell whether it was queued: then that
+// operation is waited for instead of applying twice.
+func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned, o ApplyOptions) (int64, error) {
+	id := p.eu.Unit.UnitID
+	before, err := r.Hub.ListUnitEvents(ctx, sp.SpaceID, id, "")
+	if err != nil {
+		return 0, err
+	}
+	known := map[uuid.UUID]bool{}
+	for _, e := range before {
+		known[e.QueuedOperationID] = true
+	}
+	op, err := r.Hub.Apply(ctx, sp.SpaceID, id)
+	if errors.Is(err, confighub.ErrApplyOutcomeUnknown) {
+		evs, lerr := r.Hub.ListUnitEvents(ctx, sp.SpaceID, id, "")
+		if lerr != nil {
+			return 0, err
+		}
+		for _, e := range evs {
+			if !known[e.QueuedOperationID] && e.Action == confighub.ActionApply {
+				r.log().Warn(fmt.Sprintf("tier %d: the answer to the apply of %s was lost, but it was queued (operation %s); waiting for it",
+					p.tier, p.name, e.QueuedOperationID))
+				op, err = &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action,
+					UnitID: id, SpaceID: sp.SpaceID, RevisionNum: e.RevisionNum}, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if _, err := r.Hub.WaitForOperation(wctx, sp.SpaceID, id, op); err != nil {
+		return op.RevisionNum, err
+	}
+	return op.RevisionNum, nil
+}
+
+// gate polls the health of a tier's services until HEALTHY or DEGRADED, or
+// the timeout. Cluster read errors are retried with backoff.
+func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan, o ApplyOptions) (*check.Report, error) {
+	log := r.log()
+	clock := r.clock()
+	deadline := clock.Now().Add(o.Timeout)
+	delay := o.RetryDelay
+	readErrors := 0
+	lastReason := ""
+	var healthySince time.Time
+	announced := false
+	log.Info(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
+	for {
+		rep, err := r.Gate.Check(ctx, env, t.services)
+		if err != nil {
+			readErrors++
+			if readErrors > o.Retries || ctx.Err() != nil {
+				return nil, &TierError{Env: env.Name, Tier: t.number, Services: t.services,
+					Cause: "cannot read the cluster to verify health: " + err.Error(), Unreachable: true, Resume: o.Resume, Err: &unreachableError{err}}
+			}
+			log.Warn(fmt.Sprintf("tier %d: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
+				t.number, readErrors, o.Retries+1, err, delay))
+			if err := clock.Sleep(ctx, delay); err != nil {
+				return nil, err
+			}
+			delay *= 2
+			continue
+		}
+		rep.Finalize()
+		now := clock.Now()
+		timedOut := !now.Before(deadline)
+		ok := rep.Verdict == check.VerdictHealthy || rep.Verdict == check.VerdictDegraded && (!settling(rep) || timedOut)
+		if !ok {
+			healthySince, announced = time.Time{}, false
+		} else if healthySince.IsZero() {
+			healthySince = now
+		}
+		stable := ok && (now.Sub(healthySince) >= o.Settle || timedOut)
+		switch {
+		case ok && !stable:
+			if !announced {
+				log.Info(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
+				announced = true
+			}
+		case stable:
+			msg := fmt.Sprintf("tier %d: %s %s", t.number, strings.Join(t.services, ", "), rep.Verdict)
+			if rep.Verdict == check.VerdictDegraded {
+				log.Warn(msg + ": " + rep.Reason)
+			} else {
+				log.Info(msg)
+			}
+			return rep, nil
+		case timedOut:
+			return rep, r.gateFailure(env, t, o, rep)
+		}
+		if !ok && rep.Reason != lastReason {
+			log.Info(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			lastReason = rep.Reason
+		}
+		if err := clock.Sleep(ctx, o.PollInterval); err != nil {
+			return rep, err
+		}
+	}
+}
+
+// settling reports warnings that go away by themselves: a rollout in
+// progress, pods still starting. The gate keeps waiting for them (up to the
+// timeout) rather than passing DEGRADED at once.
+func settling(rep *check.Report) bool {
+	for _, c := range rep.Checks {
+		if c.Status == check.StatusWarn && (c.Name == "rollout-complete" || c.Name == "pods-ready") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) error {
+	var failing []check.Check
+	for _, c := range rep.Checks {
+		if c.Status == check.StatusFail {
+			failing = append(failing, c)
+		}
+	}
+	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Checks: failing, Resume: o.Resume,
+		Cause: fmt.Sprintf("not healthy after %s: %s", o.Timeout, rep.Reason)}
+	// Name the unit behind the first failing check: the unit whose object the
+	// check names, else the first unit of the service it names.
+	for _, c := range failing {
+		var bySvc *planned
+		for i := range t.units {
+			p := &t.units[i]
+			if strings.Contains(c.Target, strings.TrimSuffix(p.name, "-deployment")) && strings.HasSuffix(p.name, "-deployment") {
+				bySvc = p
+				break
+			}
+			if bySvc == nil && p.service != "" && strings.Contains(c.Target, p.service) {
+				bySvc = p
+			}
+		}
+		if bySvc != nil {
+			te.Unit, te.Service = bySvc.name, bySvc.service
+			te.Cause = fmt.Sprintf("not healthy after %s: %s %s: %s", o.Timeout, c.Target, c.Name, c.Message)
+			break
+		}
+	}
+	return te
+}
+
+// nextRelease returns one more than the highest release-N tag of a space.
+func nextRelease(tags []confighub.ExtendedTag) int {
+	n := 0
+	for _, t := range tags {
+		if t.Tag == nil {
+			continue
+		}
+		if v, ok := strings.CutPrefix(t.Tag.Slug, ReleaseTagPrefix); ok {
+			if i, err := strconv.Atoi(v); err == nil && i > n {
+				n = i
+			}
+		}
+	}
+	return n + 1
+}

@@ -1,0 +1,136 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+)
+
+// InputError is bad input: an unknown service, an environment not installed,
+// unit data that does not parse. Nothing was changed.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func inputf(format string, args ...any) error { return &InputError{Err: fmt.Errorf(format, args...)} }
+
+// TierError is a tier that failed: an apply that did not complete after its
+// retries, or services that did not become healthy in time. Later tiers
+// were not started.
+type TierError struct {
+	Env      string
+	Tier     int
+	Services []string
+	// Unit and Service name what failed first; Cause is why (the unit
+	// event's message, a ConfigHub error, or the failing health checks).
+	Unit    string
+	Service string
+	Cause   string
+	// Checks are the failing health checks when the gate failed.
+	Checks []check.Check
+	// Applied lists the units of the tier that were applied (a half-applied
+	// tier names them); Failed the units whose apply failed.
+	Applied []string
+	Failed  []string
+	// Unreachable is set when ConfigHub or the cluster could not be reached.
+	Unreachable bool
+	// Resume is the command that continues the rollout after a fix.
+	Resume string
+	Err    error
+}
+
+func (e *TierError) Error() string {
+	what := e.Unit
+	if what == "" {
+		what = strings.Join(e.Services, ", ")
+	}
+	msg := fmt.Sprintf("%s: tier %d failed at %s: %s", e.Env, e.Tier, what, e.Cause)
+	if e.Resume != "" {
+		msg += "; after fixing it resume with: " + e.Resume
+	}
+	return msg
+}
+
+func (e *TierError) Unwrap() error { return e.Err }
+
+// Report is the multi-line account of the failure for the console.
+func (e *TierError) Report() []string {
+	lines := []string{fmt.Sprintf("rollout of %s stopped at tier %d (%s)", e.Env, e.Tier, strings.Join(e.Services, ", "))}
+	if e.Unit != "" {
+		u := "unit " + e.Unit
+		if e.Service != "" {
+			u += " (service " + e.Service + ")"
+		}
+		lines = append(lines, "  failed:  "+u)
+	}
+	lines = append(lines, "  cause:   "+e.Cause)
+	for _, c := range e.Checks {
+		l := fmt.Sprintf("  check:   %s %s %s: %s", c.Status, c.Target, c.Name, c.Message)
+		if c.Hint != "" {
+			l += " — " + c.Hint
+		}
+		lines = append(lines, l)
+	}
+	if len(e.Failed) > 0 {
+		lines = append(lines, "  not applied: "+strings.Join(e.Failed, ", "))
+	}
+	if len(e.Applied) > 0 {
+		lines = append(lines, "  applied in this tier (half-applied tier): "+strings.Join(e.Applied, ", "))
+	}
+	if e.Resume != "" {
+		lines = append(lines, "  resume:  "+e.Resume+"   (units already live at head are skipped)")
+	}
+	return lines
+}
+
+// IsUnreachable reports errors meaning ConfigHub (or the cluster) could not be
+// reached or did not answer usefully: transport failures, 5xx, 429, timeouts.
+func IsUnreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var te *confighub.TransportError
+	if errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, confighub.ErrApplyOutcomeUnknown) {
+		return true
+	}
+	var ae *confighub.APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500 || ae.Status == http.StatusTooManyRequests ||
+			ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden
+	}
+	var ue *unreachableError
+	return errors.As(err, &ue)
+}
+
+// unreachableError marks a cluster read failure of the health gate.
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// retryable reports whether repeating an apply may help: not for 4xx answers
+// (no target, gated, bad request) other than 409 and 429.
+func retryable(err error) bool {
+	var ae *confighub.APIError
+	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+		return ae.Status == http.StatusConflict || ae.Status == http.StatusTooManyRequests
+	}
+	var ie *InputError
+	return !errors.As(err, &ie)
+}
+
+// cause is the one-line reason of an apply failure: the unit event's message
+// when the operation failed in the worker.
+func cause(err error) string {
+	var oe *confighub.OperationError
+	if errors.As(err, &oe) && oe.Event != nil && oe.Event.Message != "" {
+		return fmt.Sprintf("apply of revision %d %s: %s", oe.Event.RevisionNum, strings.ToLower(oe.Event.Result), oe.Event.Message)
+	}
+	return err.Error()
+}

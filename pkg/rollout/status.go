@@ -1,0 +1,116 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+// UnitState is where one unit of an environment stands in ConfigHub.
+type UnitState struct {
+	Unit        string `json:"unit"`
+	Service     string `json:"service,omitempty"`
+	Tier        int    `json:"tier"`
+	Head        int64  `json:"headRevision"`
+	Live        int64  `json:"liveRevision"`
+	LastApplied int64  `json:"lastAppliedRevision"`
+	// Unapplied is true when head is ahead of live.
+	Unapplied bool   `json:"unapplied"`
+	Drift     string `json:"drift,omitempty"`
+	Status    string `json:"status,omitempty"`
+	// LastEvent is the latest unit event, e.g. "Apply Completed".
+	LastEvent string `json:"lastEvent,omitempty"`
+	Upstream  string `json:"upstream,omitempty"`
+	// UpstreamRevision is the upstream head last merged; UpstreamHead the
+	// upstream's head now; Behind how many upstream revisions are not merged.
+	UpstreamRevision int64 `json:"upstreamRevision,omitempty"`
+	UpstreamHead     int64 `json:"upstreamHead,omitempty"`
+	Behind           int64 `json:"behind"`
+	InModel          bool  `json:"inModel"`
+}
+
+// EnvStatus is the status of every unit of an environment.
+type EnvStatus struct {
+	Environment string      `json:"environment"`
+	Space       string      `json:"space"`
+	Units       []UnitState `json:"units"`
+}
+
+// Status reads the environment's units: head, live and last applied
+// revisions, drift, and how far each is behind its upstream. Read-only.
+func (r *Rollout) Status(ctx context.Context, env traderx.Environment) (*EnvStatus, error) {
+	slug := env.Space(r.project())
+	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
+	if confighub.IsNotFound(err) {
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `cub traderx install --envs %s`", env.Name, slug, env.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.Hub.ListUnits(ctx, sp.SpaceID, "", slices.Concat(confighub.DefaultUnitInclude, []string{"UpstreamSpaceID"})...)
+	if err != nil {
+		return nil, fmt.Errorf("list units of %s: %w", slug, err)
+	}
+	rendered, err := manifests.Render(env)
+	if err != nil {
+		return nil, err
+	}
+	order := map[string]int{}
+	model := map[string]manifests.Unit{}
+	for i, u := range rendered {
+		order[u.Name] = i
+		model[u.Name] = u
+	}
+	st := &EnvStatus{Environment: env.Name, Space: slug}
+	var extra []UnitState
+	for _, eu := range list {
+		u := eu.Unit
+		if u == nil {
+			continue
+		}
+		s := UnitState{Unit: u.Slug, Head: u.HeadRevisionNum, Live: u.LiveRevisionNum, LastApplied: u.LastAppliedRevisionNum,
+			Unapplied: u.HeadRevisionNum > u.LiveRevisionNum, UpstreamRevision: u.UpstreamRevisionNum, Tier: -1}
+		if m, ok := model[u.Slug]; ok {
+			s.InModel, s.Tier, s.Service = true, m.Tier, m.Service
+		}
+		if eu.UnitStatus != nil {
+			s.Drift, s.Status = eu.UnitStatus.Drift, eu.UnitStatus.Status
+		}
+		if ev := eu.LatestUnitEvent; ev != nil {
+			s.LastEvent = ev.Action + " " + ev.Status
+			if ev.Result != "" && ev.Result != confighub.ResultNone {
+				s.LastEvent += " (" + ev.Result + ")"
+			}
+		}
+		if up := eu.UpstreamUnit; up != nil {
+			s.Upstream = up.Slug
+			if eu.UpstreamSpace != nil {
+				s.Upstream = eu.UpstreamSpace.Slug + "/" + up.Slug
+			}
+			s.UpstreamHead = up.HeadRevisionNum
+			if d := up.HeadRevisionNum - u.UpstreamRevisionNum; d > 0 {
+				s.Behind = d
+			}
+		}
+		if s.InModel {
+			st.Units = append(st.Units, s)
+		} else {
+			extra = append(extra, s)
+		}
+	}
+	sortByOrder(st.Units, order)
+	st.Units = append(st.Units, extra...)
+	return st, nil
+}
+
+func sortByOrder(us []UnitState, order map[string]int) {
+	for i := 1; i < len(us); i++ {
+		for j := i; j > 0 && order[us[j].Unit] < order[us[j-1].Unit]; j-- {
+			us[j], us[j-1] = us[j-1], us[j]
+		}
+	}
+}
