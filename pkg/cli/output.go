@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
 )
 
 // OutputFlag is an -o/--output flag restricted to a set of formats.
@@ -85,4 +87,26 @@ func IsTerminal(w any) bool {
 // Fprintln writes a message line; commands use it for stderr progress.
 func Fprintln(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, format+"\n", args...)
+}
+
+// WriteData writes v as indented JSON or YAML when format asks for one and
+// reports whether it did; other formats are the caller's (tables, text).
+func WriteData(w io.Writer, format string, v any) (bool, error) {
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return true, err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return true, err
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = w.Write(b)
+		return true, err
+	}
+	return false, nil
 }

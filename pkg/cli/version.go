@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 // Build information, set by the linker (see the Makefile's LDFLAGS).
@@ -35,20 +33,7 @@ func Build() BuildInfo {
 
 // WriteVersion prints build information in a format: text, json or yaml.
 func WriteVersion(w io.Writer, name, format string, b BuildInfo) error {
-	switch format {
-	case "json":
-		out, err := json.MarshalIndent(b, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", out)
-		return err
-	case "yaml":
-		out, err := yaml.Marshal(b)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(out)
+	if done, err := WriteData(w, format, b); done {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%s %s (commit %s, built %s, %s, %s)\n", name, b.Version, b.Commit, b.Date, b.GoVersion, b.Platform)

@@ -31,6 +31,7 @@ type Hub interface {
 	Apply(ctx context.Context, spaceID, unitID uuid.UUID) (*confighub.QueuedOperation, error)
 	WaitForOperation(ctx context.Context, spaceID, unitID uuid.UUID, op *confighub.QueuedOperation) (*confighub.UnitEvent, error)
 	ListUnitEvents(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.UnitEvent, error)
+	ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.ExtendedRevision, error)
 	ListTags(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedTag, error)
 	CreateTag(ctx context.Context, spaceID uuid.UUID, t confighub.Tag) (*confighub.Tag, error)
 	TagUnits(ctx context.Context, where string, req confighub.UnitTagRequest) ([]confighub.UnitTagResponse, error)

@@ -67,22 +67,23 @@ func TestPluginDispatchAndDeployDev(t *testing.T) {
 	if r.code != 2 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, `unknown environment "qa"`) {
 		t.Fatalf("unknown env through kubectl: exit %d, stderr %q", r.code, r.stderr)
 	}
-	m := kubectl(t, nil, "traderx", "manifests", "dev")
+	// staging: the cub e2e test owns dev in this shared cluster.
+	m := kubectl(t, nil, "traderx", "manifests", "staging")
 	if m.code != 0 {
-		t.Fatalf("manifests dev: exit %d: %s", m.code, m.stderr)
+		t.Fatalf("manifests staging: exit %d: %s", m.code, m.stderr)
 	}
 	if a := kubectl(t, []byte(m.stdout), "apply", "--server-side", "--field-manager=traderx-e2e", "-f", "-"); a.code != 0 {
 		t.Fatalf("apply: exit %d: %s", a.code, a.stderr)
 	}
-	if err := cluster.WaitDeploymentsAvailable(context.Background(), testCluster.Client, "traderx-dev", 2*time.Minute); err != nil {
+	if err := cluster.WaitDeploymentsAvailable(context.Background(), testCluster.Client, "traderx-staging", 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
-	h := kubectl(t, nil, "traderx", "health", "dev", "--wait", "--timeout", "60s")
+	h := kubectl(t, nil, "traderx", "health", "staging", "--wait", "--timeout", "60s")
 	if h.code != 0 || !strings.Contains(h.stdout, "Status: HEALTHY") {
-		t.Fatalf("kubectl traderx health dev: exit %d\n%s\n%s", h.code, h.stdout, h.stderr)
+		t.Fatalf("kubectl traderx health staging: exit %d\n%s\n%s", h.code, h.stdout, h.stderr)
 	}
-	j := kubectl(t, nil, "traderx", "health", "dev", "-o", "junit")
+	j := kubectl(t, nil, "traderx", "health", "staging", "-o", "junit")
 	var suites struct {
 		Suites []struct {
 			Tests    int `xml:"tests,attr"`
@@ -99,10 +100,10 @@ func TestPluginDispatchAndDeployDev(t *testing.T) {
 	}
 
 	// Break the database: health must exit 1 and name the dependents.
-	if d := kubectl(t, nil, "-n", "traderx-dev", "scale", "deployment/database", "--replicas=0"); d.code != 0 {
+	if d := kubectl(t, nil, "-n", "traderx-staging", "scale", "deployment/database", "--replicas=0"); d.code != 0 {
 		t.Fatalf("scale: %s", d.stderr)
 	}
-	u := kubectl(t, nil, "traderx", "health", "dev", "--services", "database,account-service")
+	u := kubectl(t, nil, "traderx", "health", "staging", "--services", "database,account-service")
 	if u.code != 1 || !strings.Contains(u.stdout, "Status: UNHEALTHY") || !strings.Contains(u.stdout, "dependency database is down") {
 		t.Fatalf("health after scaling the database to 0: exit %d\n%s%s", u.code, u.stdout, u.stderr)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,11 +27,8 @@ type applyOptions struct {
 	services   []string
 	yes        bool
 	dryRun     bool
-	timeout    time.Duration
-	settle     time.Duration
-	retries    int
-	retryDelay time.Duration
 	changeDesc string
+	applyFlags
 }
 
 func newApplyCommand(g *globals) *cobra.Command {
@@ -64,10 +60,7 @@ terminal; without a terminal the command refuses to prompt.`,
 	f.StringSliceVar(&o.services, "services", nil, "Only these services' units, comma-separated (default: every unit)")
 	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print which units would be applied and change nothing")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each tier may take to become healthy (and each apply to finish)")
-	f.DurationVar(&o.settle, "settle", rollout.DefaultSettle, "How long a tier must stay healthy before the next tier starts (0: pass at the first healthy check)")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable health check")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	o.applyFlags.addTo(f)
 	f.StringVar(&o.changeDesc, "change-desc", "", "Description of the change, recorded on the release")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	return cmd
@@ -81,19 +74,7 @@ func (o *applyOptions) validate(name string) (traderx.Environment, error) {
 	if _, err := traderx.LookupServices(o.services); err != nil {
 		return env, cli.UsageError(err)
 	}
-	if o.timeout <= 0 {
-		return env, cli.Usagef("--timeout must be positive, got %s", o.timeout)
-	}
-	if o.settle < 0 {
-		return env, cli.Usagef("--settle must not be negative, got %s", o.settle)
-	}
-	if o.retries < 0 {
-		return env, cli.Usagef("--retries must be 0 or more, got %d", o.retries)
-	}
-	if o.retryDelay < 0 {
-		return env, cli.Usagef("--retry-delay must not be negative, got %s", o.retryDelay)
-	}
-	return env, nil
+	return env, o.applyFlags.validate()
 }
 
 // resume is the command that continues this rollout.
@@ -124,14 +105,8 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.close()
-	if env.Protected && !o.dryRun && !o.yes {
-		in := o.g.streams.In
-		if !o.g.env.IsTerminal(in) {
-			return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes to apply", env.Name)
-		}
-		if err := cli.ConfirmFrom(in, o.g.streams.ErrOut, fmt.Sprintf("Apply to protected environment %s (space %s)", env.Name, env.Space(s.project))); err != nil {
-			return err
-		}
+	if err := o.g.confirm(env, o.yes, o.dryRun, "apply to"); err != nil {
+		return err
 	}
 	user, err := s.whoami(ctx)
 	if err != nil {
@@ -145,14 +120,8 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	}
 	r := s.rollout(gate)
 	r.User = user
-	opts := rollout.ApplyOptions{Services: o.services, Retries: o.retries, RetryDelay: o.retryDelay, Timeout: o.timeout, Settle: o.settle,
-		ChangeDesc: o.changeDesc, DryRun: o.dryRun, Resume: o.resume(env, s.project), PollInterval: o.g.env.PollInterval}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
-	if o.settle == 0 {
-		opts.Settle = -1
-	}
+	opts := o.applyFlags.options(o.g)
+	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun, o.resume(env, s.project)
 	res, err := r.Apply(ctx, env, opts)
 	if err != nil {
 		var te *rollout.TierError

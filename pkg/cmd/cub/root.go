@@ -113,6 +113,15 @@ log file (see --log-dir).
 		newInstallCommand(g),
 		newApplyCommand(g),
 		newStatusCommand(g),
+		newPromoteCommand(g),
+		newRollbackCommand(g),
+		newHistoryCommand(g),
+		newSetImageCommand(g),
+		newScaleCommand(g),
+		newSetEnvCommand(g),
+		newRestartCommand(g),
+		newDiffCommand(g),
+		newBlueGreenCommand(g),
 	)
 	return root
 }

@@ -2,13 +2,12 @@ package cub
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/rollout"
@@ -63,21 +62,8 @@ func (o *statusOptions) run(ctx context.Context, name string) error {
 	return writeStatus(o.g.streams.Out, o.output.Value, st)
 }
 
-func writeStatus(w interface{ Write([]byte) (int, error) }, format string, st *rollout.EnvStatus) error {
-	switch format {
-	case "json":
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(st)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
+func writeStatus(w io.Writer, format string, st *rollout.EnvStatus) error {
+	if done, err := cli.WriteData(w, format, st); done {
 		return err
 	}
 	fmt.Fprintf(w, "Environment %s (space %s)\n", st.Environment, st.Space)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -120,6 +121,11 @@ func upgradeData(base, ours, theirs []byte) []byte {
 		}
 		return m
 	}
+	for _, docs := range [][]yamlDoc{bDocs, oDocs, tDocs} {
+		for i := range docs {
+			docs[i].obj = keyed(docs[i].obj).(map[string]any)
+		}
+	}
 	bIdx, oIdx, tIdx := index(bDocs), index(oDocs), index(tDocs)
 	var out []map[string]any
 	for _, d := range tDocs {
@@ -145,7 +151,7 @@ func upgradeData(base, ours, theirs []byte) []byte {
 	}
 	var buf bytes.Buffer
 	for i, obj := range out {
-		y, err := yaml.Marshal(obj)
+		y, err := yaml.Marshal(unkeyed(obj))
 		if err != nil {
 			return append([]byte(nil), theirs...)
 		}
@@ -155,4 +161,88 @@ func upgradeData(base, ours, theirs []byte) []byte {
 		buf.Write(y)
 	}
 	return buf.Bytes()
+}
+
+// Lists whose items are all objects with a distinct "name" (containers, env,
+// ports, volumes) are merged item by item, as Kubernetes strategic merge
+// does: a downstream override of one container's resources must not undo an
+// upstream image change in the same list. keyed turns such lists into maps by
+// name (remembering the order); unkeyed turns them back.
+const (
+	keyedMarker = "\x00keyed"
+	keyedOrder  = "\x00order"
+)
+
+func keyed(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = keyed(e)
+		}
+		return out
+	case []any:
+		names := make([]any, 0, len(x))
+		m := map[string]any{keyedMarker: true}
+		for _, e := range x {
+			em, ok := e.(map[string]any)
+			name, _ := em["name"].(string)
+			if !ok || name == "" || m[name] != nil {
+				out := make([]any, len(x))
+				for i, e := range x {
+					out[i] = keyed(e)
+				}
+				return out
+			}
+			m[name] = keyed(em)
+			names = append(names, name)
+		}
+		if len(x) == 0 {
+			return x
+		}
+		m[keyedOrder] = names
+		return m
+	}
+	return v
+}
+
+func unkeyed(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x[keyedMarker] == true {
+			var out []any
+			seen := map[string]bool{}
+			order, _ := x[keyedOrder].([]any)
+			for _, n := range order {
+				name, _ := n.(string)
+				if item, ok := x[name]; ok && !seen[name] {
+					out = append(out, unkeyed(item))
+					seen[name] = true
+				}
+			}
+			var rest []string
+			for k := range x {
+				if k != keyedMarker && k != keyedOrder && !seen[k] {
+					rest = append(rest, k)
+				}
+			}
+			sort.Strings(rest)
+			for _, k := range rest {
+				out = append(out, unkeyed(x[k]))
+			}
+			return out
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = unkeyed(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = unkeyed(e)
+		}
+		return out
+	}
+	return v
 }

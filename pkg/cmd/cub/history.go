@@ -1,0 +1,150 @@
+package cub
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+type historyOptions struct {
+	g      *globals
+	max    int
+	output *cli.OutputFlag
+}
+
+func newHistoryCommand(g *globals) *cobra.Command {
+	o := &historyOptions{g: g, output: cli.NewOutputFlag("table", "table", "json", "yaml")}
+	cmd := &cobra.Command{
+		Use:   "history <env> [service]",
+		Short: "List an environment's releases, or a service's unit revisions",
+		Long: `Lists the releases recorded for an environment (like helm history): number,
+time, user, description and the units whose revision changed since the release
+before. With a service: the revisions of that service's units, with the
+releases each belongs to. Read-only.`,
+		Example:           "  cub traderx history prod\n  cub traderx history prod trade-service --max 10\n  cub traderx history staging -o json",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeEnvThenService,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), args)
+		},
+	}
+	cmd.Flags().IntVar(&o.max, "max", 0, "Show at most this many entries, newest first (0: all)")
+	o.output.AddTo(cmd)
+	return cmd
+}
+
+// completeEnvThenService completes an environment, then a service.
+func completeEnvThenService(cmd *cobra.Command, args []string, s string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 1 {
+		return cli.CompleteServices(cmd, args, s)
+	}
+	return cli.CompleteEnvironments(cmd, args, s)
+}
+
+func (o *historyOptions) run(ctx context.Context, args []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	env, err := traderx.LookupEnvironment(args[0])
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	if len(args) == 2 {
+		if _, err := traderx.LookupService(args[1]); err != nil {
+			return cli.UsageError(err)
+		}
+	}
+	if o.max < 0 {
+		return cli.Usagef("--max must be 0 or more, got %d", o.max)
+	}
+	if err := o.output.Validate(); err != nil {
+		return err
+	}
+	s, err := o.g.open("history")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	r := s.rollout(nil)
+	w := o.g.streams.Out
+	if len(args) == 2 {
+		revs, err := r.ServiceHistory(ctx, env, args[1], o.max)
+		if err != nil {
+			return s.explain(err)
+		}
+		return writeServiceHistory(w, o.output.Value, env, args[1], revs)
+	}
+	rels, err := r.History(ctx, env, o.max)
+	if err != nil {
+		return s.explain(err)
+	}
+	return writeHistory(w, o.output.Value, env, rels)
+}
+
+func writeHistory(w io.Writer, format string, env traderx.Environment, rels []rollout.ReleaseInfo) error {
+	if done, err := cli.WriteData(w, format, rels); done {
+		return err
+	}
+	if len(rels) == 0 {
+		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `cub traderx apply %s` records one\n", env.Name, env.Name)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tTIME\tUSER\tDESCRIPTION\tUNITS CHANGED")
+	for _, r := range rels {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Number, when(r.Time), dash(r.User), r.Description, summarize(r.Changed))
+	}
+	return tw.Flush()
+}
+
+func writeServiceHistory(w io.Writer, format string, env traderx.Environment, service string, revs []rollout.UnitRevision) error {
+	if done, err := cli.WriteData(w, format, revs); done {
+		return err
+	}
+	fmt.Fprintf(w, "Revisions of %s's units in %s\n", service, env.Name)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "UNIT\tREVISION\tTIME\tRELEASES\tSTATE\tDESCRIPTION")
+	for _, r := range revs {
+		var rel []string
+		for _, n := range r.Releases {
+			rel = append(rel, fmt.Sprint(n))
+		}
+		var state []string
+		if r.Head {
+			state = append(state, "head")
+		}
+		if r.Live {
+			state = append(state, "live")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Unit, r.Revision, when(r.Time), dash(strings.Join(rel, ",")),
+			dash(strings.Join(state, ",")), r.Description)
+	}
+	return tw.Flush()
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// summarize keeps a long list of units readable in one table cell.
+func summarize(units []string) string {
+	switch {
+	case len(units) == 0:
+		return "-"
+	case len(units) <= 3:
+		return strings.Join(units, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(units[:3], ", "), len(units)-3)
+}

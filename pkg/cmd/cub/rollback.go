@@ -1,0 +1,167 @@
+package cub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+const rollbackExample = `  # Back to the release before the latest (see: cub traderx history prod)
+  %[1]s rollback prod --yes
+
+  # Back to release 5
+  %[1]s rollback prod 5 --yes
+
+  # Only trade-service's units, and only show what would happen
+  %[1]s rollback prod 5 --services trade-service --dry-run`
+
+type rollbackOptions struct {
+	g        *globals
+	services []string
+	yes      bool
+	dryRun   bool
+	output   *cli.OutputFlag
+	applyFlags
+}
+
+func newRollbackCommand(g *globals) *cobra.Command {
+	o := &rollbackOptions{g: g, output: cli.NewOutputFlag("table", "table", "json", "yaml")}
+	cmd := &cobra.Command{
+		Use:   "rollback <env> [release]",
+		Short: "Restore an environment to a recorded release and verify its health",
+		Long: `Restores every unit of a recorded release — Deployments, Services, ingress,
+network policies and namespace — as a new head revision carrying the
+release's data (so a later apply cannot bring the bad revision back), then
+applies them in reverse dependency order with a health gate per tier, and
+judges the whole environment. Without a release number: the release before the
+latest. --services rolls back only those services' units.
+
+Units already holding the release's data are not restored again: re-running an
+interrupted rollback completes it. Exit 0 only when the environment is HEALTHY
+or DEGRADED afterwards; a rollback that applied anything records a release
+"rollback to N".`,
+		Example:           fmt.Sprintf(rollbackExample, "cub traderx"),
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: cli.CompleteEnvironments,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.services, "services", nil, "Only these services' units (partial rollback)")
+	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Show unit: current revision → target revision and change nothing")
+	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
+	o.applyFlags.addTo(f)
+	o.output.AddTo(cmd)
+	return cmd
+}
+
+// Complete parses the arguments.
+func (o *rollbackOptions) complete(args []string) (traderx.Environment, int, error) {
+	env, err := traderx.LookupEnvironment(args[0])
+	if err != nil {
+		return env, 0, cli.UsageError(err)
+	}
+	n := 0
+	if len(args) == 2 {
+		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
+			return env, 0, cli.Usagef("release must be a positive number, got %q (see `cub traderx history %s`)", args[1], env.Name)
+		}
+	}
+	if _, err := traderx.LookupServices(o.services); err != nil {
+		return env, 0, cli.UsageError(err)
+	}
+	if err := o.output.Validate(); err != nil {
+		return env, 0, err
+	}
+	return env, n, o.applyFlags.validate()
+}
+
+func (o *rollbackOptions) run(ctx context.Context, args []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	env, n, err := o.complete(args)
+	if err != nil {
+		return err
+	}
+	s, err := o.g.open("rollback")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := o.g.confirm(env, o.yes, o.dryRun, "roll back"); err != nil {
+		return err
+	}
+	if _, err := s.whoami(ctx); err != nil {
+		return err
+	}
+	var gate rollout.Gate
+	if !o.dryRun {
+		if gate, err = o.g.gate(); err != nil {
+			return err
+		}
+	}
+	ao := o.applyFlags.options(o.g)
+	ao.Resume = "cub traderx rollback " + env.Name + " " + strconv.Itoa(n)
+	res, err := s.rollout(gate).Rollback(ctx, env, rollout.RollbackOptions{Release: n, Services: o.services, DryRun: o.dryRun, Apply: ao})
+	var re *rollout.RollbackError
+	if errors.As(err, &re) {
+		// Say exactly where it stopped before the error: what was restored
+		// and applied is the state a re-run starts from.
+		_ = writeRollback(o.g.streams.Out, "table", re.Result)
+		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `cub traderx rollback %s %d` to complete it\n", env.Name, re.Result.Target.Number)
+	}
+	if err != nil {
+		return s.explain(err)
+	}
+	if err := writeRollback(o.g.streams.Out, o.output.Value, res); err != nil {
+		return err
+	}
+	if !res.DryRun && res.Verdict == check.VerdictUnhealthy {
+		return cli.Failed(fmt.Errorf("%s is UNHEALTHY after the rollback to release %d: %s (run `kubectl traderx health %s`)",
+			env.Name, res.Target.Number, res.Reason, env.Name))
+	}
+	return nil
+}
+
+func writeRollback(w io.Writer, format string, res *rollout.RollbackResult) error {
+	if done, err := cli.WriteData(w, format, res); done {
+		return err
+	}
+	mode := ""
+	if res.DryRun {
+		mode = " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(w, "Rollback of %s to release %d — %s%s\n", res.Environment, res.Target.Number, res.Target.Description, mode)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "UNIT\tREVISION\tRESULT\tAPPLIED")
+	for _, u := range res.Units {
+		rev := fmt.Sprintf("%d → %d", u.From, u.To)
+		if u.NewHead > 0 {
+			rev += fmt.Sprintf(" (new head %d)", u.NewHead)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Unit, rev, u.Outcome, dash(u.Applied))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Verdict != "" {
+		fmt.Fprintf(w, "Health after rollback: %s — %s\n", res.Verdict, res.Reason)
+	}
+	if res.Apply != nil && res.Apply.Release != nil {
+		fmt.Fprintf(w, "Recorded release %d (%s)\n", res.Apply.Release.Number, res.Apply.Release.Description)
+	}
+	return nil
+}
