@@ -31,6 +31,11 @@ cub traderx install --log-dir "$logs"
 step "cub traderx install   (again: idempotent, changes nothing)"
 cub traderx install --log-dir "$logs"
 
+step "kubectl create secret traderx-database   (credentials are never ConfigHub units: an operator creates them)"
+kubectl create namespace traderx-dev --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n traderx-dev create secret generic traderx-database --from-literal=username=sa \
+	--from-literal=password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" --dry-run=client -o yaml | kubectl apply -f - >&2
+
 step "cub traderx apply dev   (tier by tier through ConfigHub, health gate after each tier)"
 cub traderx apply dev --log-dir "$logs" --change-desc "demo: first rollout of dev"
 

@@ -29,7 +29,17 @@ func viewerRules() []any {
 		rule("discovery.k8s.io", []string{"endpointslices"}, "list"),
 		rule("networking.k8s.io", []string{"ingresses", "networkpolicies"}, "list"),
 		rule("policy", []string{"poddisruptionbudgets"}, "list"),
+		// validate asks for the metadata of the model's Secrets only. RBAC
+		// cannot grant metadata without values, so the grant is limited to
+		// those names; the tool never requests the values.
+		namedRule("", "secrets", traderx.RequiredSecrets(), "get"),
 	}
+}
+
+func namedRule(group, resource string, names []string, verbs ...string) any {
+	r := rule(group, []string{resource}, verbs...).(map[string]any)
+	r["resourceNames"] = toAny(names)
+	return r
 }
 
 // workerRules cover the kinds TraderX units contain, for server-side apply by

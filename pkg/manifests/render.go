@@ -280,6 +280,10 @@ func (r renderer) containerEnv(s traderx.Service) ([]corev1.EnvVar, error) {
 	for _, e := range s.Env {
 		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 	}
+	for _, e := range s.SecretEnv {
+		env = append(env, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: e.Secret}, Key: e.Key}}})
+	}
 	if len(s.Wires) > 0 {
 		cb := r.env.CircuitBreaker
 		env = append(env,

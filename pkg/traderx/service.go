@@ -60,6 +60,23 @@ type Wire struct {
 	Kind   WireKind
 }
 
+// DatabaseSecret is the Secret holding the H2 credentials. It is created in
+// each environment's namespace by an operator, never stored in ConfigHub:
+// unit data carries only references to it.
+const DatabaseSecret = "traderx-database"
+
+// SecretEnv is an environment variable read from a key of a Secret.
+type SecretEnv struct {
+	Name, Secret, Key string
+}
+
+// databaseCredentials are the variables through which the database and its
+// clients read the H2 user and password.
+var databaseCredentials = []SecretEnv{
+	{Name: "DATABASE_DBUSER", Secret: DatabaseSecret, Key: "username"},
+	{Name: "DATABASE_DBPASS", Secret: DatabaseSecret, Key: "password"},
+}
+
 // EnvVar is a literal environment variable a service needs to start correctly.
 type EnvVar struct {
 	Name  string
@@ -99,7 +116,9 @@ type Service struct {
 	Probes     ProbeSet
 	Wires      []Wire
 	Env        []EnvVar
-	Resources  Resources
+	// SecretEnv are variables read from Secrets (credentials), never literals.
+	SecretEnv []SecretEnv
+	Resources Resources
 	// Singleton services must run exactly one replica; SingletonReason says
 	// why, for the people reading a report or a refusal.
 	Singleton       bool
@@ -187,6 +206,7 @@ var services = []Service{
 			{Name: "DATABASE_DBNAME", Value: "traderx"},
 			{Name: "DATABASE_WEB_HOSTNAMES", Value: "database"},
 		},
+		SecretEnv:       databaseCredentials,
 		Resources:       smallResources,
 		Singleton:       true,
 		SingletonReason: "the H2 database keeps its data inside the pod, so a second replica would be a second, different database",
@@ -224,6 +244,7 @@ var services = []Service{
 			{Env: "PEOPLE_SERVICE_HOST", Target: "people-service", Kind: WireHost},
 		},
 		Env:       []EnvVar{{Name: "DATABASE_NAME", Value: "traderx"}},
+		SecretEnv: databaseCredentials,
 		Resources: smallResources,
 		Routes:    []Route{{Path: "/account-service", StripPrefix: true}},
 	},
@@ -239,6 +260,7 @@ var services = []Service{
 			{Env: "DATABASE_TCP_PORT", Target: "database", Kind: WirePort},
 		},
 		Env:       []EnvVar{{Name: "DATABASE_NAME", Value: "traderx"}},
+		SecretEnv: databaseCredentials,
 		Resources: criticalResources,
 		BlueGreen: true,
 		Routes:    []Route{{Path: "/position-service", StripPrefix: true}},
@@ -254,6 +276,7 @@ var services = []Service{
 			{Env: "TRADE_FEED_HOST", Target: "trade-feed", Kind: WireHost},
 		},
 		Env:             []EnvVar{{Name: "DATABASE_NAME", Value: "traderx"}},
+		SecretEnv:       databaseCredentials,
 		Resources:       smallResources,
 		Singleton:       true,
 		SingletonReason: "every trade-processor replica receives every trade from trade-feed, so a second replica books every trade twice",
@@ -291,6 +314,7 @@ func Services() []Service {
 	for i := range out {
 		out[i].Wires = slices.Clone(out[i].Wires)
 		out[i].Env = slices.Clone(out[i].Env)
+		out[i].SecretEnv = slices.Clone(out[i].SecretEnv)
 		out[i].ExtraPorts = slices.Clone(out[i].ExtraPorts)
 		out[i].Routes = slices.Clone(out[i].Routes)
 	}
@@ -378,4 +402,18 @@ func WireValue(w Wire) (string, error) {
 		return portString(t.Port), nil
 	}
 	return t.Name, nil
+}
+
+// RequiredSecrets are the Secrets the services reference, sorted.
+func RequiredSecrets() []string {
+	var out []string
+	for _, s := range services {
+		for _, e := range s.SecretEnv {
+			if !slices.Contains(out, e.Secret) {
+				out = append(out, e.Secret)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

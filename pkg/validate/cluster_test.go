@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -54,6 +55,12 @@ func deploy(t *testing.T, envName string) *live {
 	if err := testcluster.WaitDeploymentsAvailable(ctx, c.Client, env.Namespace(), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// What an operator creates by hand: Secrets are never ConfigHub units.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: traderx.DatabaseSecret, Namespace: env.Namespace()},
+		StringData: map[string]string{"username": "sa", "password": "not-the-default"}}
+	if _, err := c.Client.CoreV1().Secrets(env.Namespace()).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	return l
 }
 
@@ -64,7 +71,11 @@ func (l *live) validate(t *testing.T) *check.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runWith(t, Input{Env: l.env, Snapshot: snap, ConfigHub: ConfigHubSkipped(NoCredentialsReason)})
+	secrets, err := cluster.SecretsPresent(context.Background(), l.c.Config, l.env.Namespace(), traderx.RequiredSecrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runWith(t, Input{Env: l.env, Snapshot: snap, Secrets: secrets, ConfigHub: ConfigHubSkipped(NoCredentialsReason)})
 }
 
 // eventually validates until cond holds (controllers and kwok need a moment).
@@ -218,4 +229,17 @@ func TestLiveMissingNamespace(t *testing.T) {
 	if r.ExitCode(check.FailOnFail) != check.ExitFailed {
 		t.Errorf("exit code %d, want 1", r.ExitCode(check.FailOnFail))
 	}
+}
+
+// Without the database Secret the pods that reference it cannot start:
+// suite 16 says so, reading the Secret's metadata only.
+func TestLiveMissingSecret(t *testing.T) {
+	t.Parallel()
+	l := deploy(t, "dev")
+	if err := l.c.Client.CoreV1().Secrets(l.env.Namespace()).Delete(context.Background(), traderx.DatabaseSecret, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.eventually(t, "missing Secret fails 16-secrets", func(r *check.Report) bool {
+		return failing(r, SuiteSecrets, "secret-exists", "secret/"+traderx.DatabaseSecret, "not found in namespace "+l.env.Namespace())
+	})
 }

@@ -109,6 +109,7 @@ func setEnv(t testing.TB, objs []*unstructured.Unstructured, deployment, name st
 			case nil:
 				continue
 			case string:
+				delete(em, "valueFrom")
 				em["value"] = v
 			case map[string]any:
 				delete(em, "value")

@@ -37,6 +37,7 @@ const (
 	SuiteSecurity       = "13-security-context"
 	SuitePods           = "14-pods"
 	SuiteAvailability   = "15-availability"
+	SuiteSecrets        = "16-secrets"
 )
 
 type suite struct {
@@ -64,6 +65,7 @@ var suites = []suite{
 	{SuiteSecurity, true, securitySuite},
 	{SuitePods, true, podsSuite},
 	{SuiteAvailability, true, availabilitySuite},
+	{SuiteSecrets, true, secretsSuite},
 }
 
 // Suites lists every suite ID in report order.
@@ -87,6 +89,9 @@ type Input struct {
 	// ConfigHub is the environment's state in ConfigHub; nil SKIPs suites
 	// 01, 02 and 09 with ConfigHubSkipReason.
 	ConfigHub *ConfigHubState
+	// Secrets are the names of the Secrets present in the namespace (read as
+	// metadata only); nil when they were not read.
+	Secrets map[string]bool
 	// OfflineReason says why live-only validations SKIP in an offline run,
 	// e.g. "--local validates rendered manifests". Empty gives a generic reason.
 	OfflineReason string

@@ -21,6 +21,7 @@ func TestRenderedEnvironmentsPass(t *testing.T) {
 		SuiteConfigHubSync + "/live-synced": true, SuiteNamespace + "/active": true,
 		SuiteReplicas + "/running-replicas": true, SuiteEndpoints + "/ready-endpoints": true,
 		SuitePods + "/no-crash-loop": true, SuitePods + "/no-failed-pods": true,
+		SuiteSecrets + "/secret-exists": true,
 	}
 	for _, name := range traderx.EnvironmentNames() {
 		t.Run(name, func(t *testing.T) {
@@ -125,6 +126,13 @@ func mutations() []mutation {
 		prod = "prod"
 	)
 	return []mutation{
+		// 16-secrets
+		{"password as a literal value", dev, envVar("account-service", "DATABASE_DBPASS", "sa"), SuiteSecrets, "secret-references", "deployment/account-service", "", "DATABASE_DBPASS is a literal value, not a Secret reference"},
+		{"credential reference to the wrong Secret", dev, envVar("database", "DATABASE_DBUSER", map[string]any{"secretKeyRef": map[string]any{"name": "other", "key": "user"}}),
+			SuiteSecrets, "secret-references", "deployment/database", "", "DATABASE_DBUSER reads other/user, want traderx-database/username"},
+		{"credential reference removed", dev, envVar("position-service-blue", "DATABASE_DBPASS", nil), SuiteSecrets, "secret-references", "deployment/position-service-blue", "", "DATABASE_DBPASS missing"},
+		{"token as a literal value", dev, envVar("trade-feed", "FEED_API_TOKEN", "abc"), SuiteSecrets, "no-literal-credentials", "deployment/trade-feed", "", "credential read from a literal env value: FEED_API_TOKEN"},
+
 		// 03-namespace
 		{"namespace missing", dev, drop("Namespace", "traderx-dev"), ns, "exists", "namespace/traderx-dev", "", "the input has no Namespace traderx-dev"},
 		{"manifests of another environment", dev, func(t *testing.T, _ []*unstructured.Unstructured) []*unstructured.Unstructured {

@@ -42,6 +42,7 @@ type view struct {
 	// namespace and label suites.
 	objects   []object
 	confighub *ConfigHubState
+	secrets   map[string]bool
 }
 
 // object is the identity and labels of one object of any kind.
@@ -74,7 +75,7 @@ func kindTarget(kind, name string) string {
 }
 
 func newView(in Input) (*view, error) {
-	v := &view{env: in.Env, confighub: in.ConfigHub}
+	v := &view{env: in.Env, secrets: in.Secrets, confighub: in.ConfigHub}
 	if s := in.Snapshot; s != nil {
 		v.live = true
 		v.namespace = s.Namespace

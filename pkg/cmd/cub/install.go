@@ -3,6 +3,7 @@ package cub
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -116,7 +117,21 @@ func (o *installOptions) run(ctx context.Context) error {
 	default:
 		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units). Next: cub traderx apply %s\n",
 			strings.Join(names, ", "), s.project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, names[0])
+		secretHelp(o.g.streams.ErrOut, envs)
 	}
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
+}
+
+// secretHelp says how to create the Secrets the units reference. Secrets are
+// never ConfigHub units (their values would be stored and shown with the
+// unit), and cub-traderx never writes to the cluster, so an operator creates
+// them once per namespace.
+func secretHelp(w io.Writer, envs []traderx.Environment) {
+	for _, name := range traderx.RequiredSecrets() {
+		fmt.Fprintf(w, "The units reference the Secret %s, which is never stored in ConfigHub. Create it once per environment before applying:\n", name)
+		for _, e := range envs {
+			fmt.Fprintf(w, "  kubectl -n %s create secret generic %s --from-literal=username=<user> --from-literal=password=<password>\n", e.Namespace(), name)
+		}
+	}
 }

@@ -51,8 +51,8 @@ func TestManifestsCommand(t *testing.T) {
 			if err != nil || len(objs) != 6 {
 				t.Fatalf("decoded %d objects, %v", len(objs), err)
 			}
-			if !strings.Contains(out, "traderx-viewer") || strings.Contains(out, "secrets") {
-				t.Errorf("rbac output:\n%s", out)
+			if !strings.Contains(out, "traderx-viewer") || !strings.Contains(out, "resourceNames:\n  - traderx-database\n  resources:\n  - secrets") {
+				t.Errorf("rbac output (secrets only by name):\n%s", out)
 			}
 		}},
 		{"rbac and monitoring", []string{"manifests", "dev", "--rbac", "--monitoring"}, cli.ExitUsage, "error: --monitoring and --rbac render different things", nil},

@@ -178,6 +178,9 @@ func (o *ValidateOptions) Run(ctx context.Context) error {
 			return cli.Unavailable(err)
 		}
 		in.Snapshot = snap
+		if in.Secrets, err = cluster.SecretsPresent(ctx, access.Config, o.env.Namespace(), traderx.RequiredSecrets()); err != nil {
+			return cli.Unavailable(err)
+		}
 		if in.ConfigHub, err = o.ConfigHubState(ctx); err != nil {
 			return err
 		}
