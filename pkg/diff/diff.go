@@ -5,6 +5,7 @@ package diff
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -103,7 +104,24 @@ func Fields(from, to []byte) ([]Change, error) {
 	return out, nil
 }
 
-func walk(obj, path string, a, b any, out *[]Change) {
+func walk(obj, _ string, a, b any, out *[]Change) {
+	for _, p := range Paths(a, b) {
+		from, _ := Get(a, p)
+		to, _ := Get(b, p)
+		*out = append(*out, Change{Object: obj, Field: fieldName(p), From: from, To: to})
+	}
+}
+
+// Paths lists the paths (map keys as strings, list indexes as ints) of the
+// leaves where a and b differ, in a stable order; lists of different lengths
+// are one leaf.
+func Paths(a, b any) [][]any {
+	var out [][]any
+	paths(a, b, nil, &out)
+	return out
+}
+
+func paths(a, b any, path []any, out *[][]any) {
 	if reflect.DeepEqual(a, b) {
 		return
 	}
@@ -117,13 +135,13 @@ func walk(obj, path string, a, b any, out *[]Change) {
 		for k := range mb {
 			keys[k] = true
 		}
-		var sorted []string
+		sorted := make([]string, 0, len(keys))
 		for k := range keys {
 			sorted = append(sorted, k)
 		}
 		sort.Strings(sorted)
 		for _, k := range sorted {
-			walk(obj, join(path, k), ma[k], mb[k], out)
+			paths(ma[k], mb[k], append(slices.Clone(path), k), out)
 		}
 		return
 	}
@@ -131,16 +149,49 @@ func walk(obj, path string, a, b any, out *[]Change) {
 	lb, okB := b.([]any)
 	if okA && okB && len(la) == len(lb) {
 		for i := range la {
-			walk(obj, fmt.Sprintf("%s[%d]", path, i), la[i], lb[i], out)
+			paths(la[i], lb[i], append(slices.Clone(path), i), out)
 		}
 		return
 	}
-	*out = append(*out, Change{Object: obj, Field: path, From: a, To: b})
+	*out = append(*out, slices.Clone(path))
 }
 
-func join(path, k string) string {
-	if path == "" {
-		return k
+// Get returns the value at a path from Paths.
+func Get(v any, path []any) (any, bool) {
+	cur := v
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = m[k]; !ok {
+				return nil, false
+			}
+		case int:
+			l, ok := cur.([]any)
+			if !ok || k < 0 || k >= len(l) {
+				return nil, false
+			}
+			cur = l[k]
+		}
 	}
-	return path + "." + k
+	return cur, true
+}
+
+func fieldName(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(k)
+		case int:
+			fmt.Fprintf(&b, "[%d]", k)
+		}
+	}
+	return b.String()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -518,6 +519,9 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 			delay *= 2
 			continue
 		}
+		if o.Reverse {
+			rep = withoutDependencies(rep)
+		}
 		rep.Finalize()
 		now := clock.Now()
 		timedOut := !now.Before(deadline)
@@ -613,4 +617,18 @@ func nextRelease(tags []confighub.ExtendedTag) int {
 		}
 	}
 	return n + 1
+}
+
+// withoutDependencies drops the dependency checks of a report. In reverse
+// order (rollbacks) a tier is applied before the tiers it depends on, so its
+// dependencies may still be broken by the change being undone; they are
+// judged when the whole environment is, after the last tier.
+func withoutDependencies(rep *check.Report) *check.Report {
+	out := check.NewReport(rep.Kind, rep.Environment, rep.Namespace)
+	for _, c := range rep.Checks {
+		if c.Suite != health.SuiteDependencies {
+			out.Add(c)
+		}
+	}
+	return out
 }

@@ -390,3 +390,29 @@ func TestRollbackAfterFailedChangeTargetsLatestRelease(t *testing.T) {
 		t.Fatalf("target %+v, %v", res, err)
 	}
 }
+
+// In a rollback the consumers step back before what they consume, so a tier's
+// gate must not fail on a dependency the later tiers will restore; the final
+// verdict judges the whole environment.
+func TestReverseApplyIgnoresDependenciesInTierGates(t *testing.T) {
+	w := newWorld(t, "dev")
+	w.apply("dev", "first")
+	dependencyDown := rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
+		r := report(env, check.StatusPass, s)
+		for _, svc := range s {
+			r.Add(check.Check{Suite: "dependencies", Name: "depends-on-x", Target: svc, Status: check.StatusFail, Message: "dependency x is down"})
+		}
+		r.Finalize()
+		return r, nil
+	})
+	w.r.Gate = dependencyDown
+	w.setImage("dev", tsUnit, goodImage)
+	if _, err := w.r.Apply(w.ctx, w.env("dev"), rollout.ApplyOptions{Settle: -1, Reverse: true, Timeout: time.Second, Retries: -1}); err != nil {
+		t.Errorf("reverse apply failed on a dependency check: %v", err)
+	}
+	w.setImage("dev", tsUnit, badImage)
+	var te *rollout.TierError
+	if _, err := w.r.Apply(w.ctx, w.env("dev"), rollout.ApplyOptions{Settle: -1, Timeout: time.Second, Retries: -1}); !errors.As(err, &te) {
+		t.Errorf("forward apply ignored a failing dependency: %v", err)
+	}
+}

@@ -154,6 +154,9 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	}
 	ao := o.Apply
 	ao.Services, ao.Reverse, ao.ChangeDesc = o.Services, true, desc
+	if ao.Resume == "" {
+		ao.Resume = RollbackCommand(env, target.Number, o.Services)
+	}
 	ar, err := r.Apply(ctx, env, ao)
 	res.Apply = ar
 	markApplied(res, ar)
@@ -271,4 +274,16 @@ func revisionData(revs []confighub.Revision, num int64) []byte {
 		}
 	}
 	return nil
+}
+
+// RollbackCommand is the command that (re)runs a rollback to release n.
+func RollbackCommand(env traderx.Environment, n int, services []string) string {
+	cmd := fmt.Sprintf("cub traderx rollback %s %d", env.Name, n)
+	if len(services) > 0 {
+		cmd += " --services " + strings.Join(services, ",")
+	}
+	if env.Protected {
+		cmd += " --yes"
+	}
+	return cmd
 }

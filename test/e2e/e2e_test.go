@@ -15,12 +15,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{})) }
+func TestMain(m *testing.M) {
+	cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{
+		Users:  []string{"viewer"},
+		Groups: map[string][]string{"viewer": {manifests.ViewersGroup}},
+	}))
+}
 
 type result struct {
 	code           int
@@ -106,5 +112,55 @@ func TestPluginDispatchAndDeployDev(t *testing.T) {
 	u := kubectl(t, nil, "traderx", "health", "staging", "--services", "database,account-service")
 	if u.code != 1 || !strings.Contains(u.stdout, "Status: UNHEALTHY") || !strings.Contains(u.stdout, "dependency database is down") {
 		t.Fatalf("health after scaling the database to 0: exit %d\n%s%s", u.code, u.stdout, u.stderr)
+	}
+}
+
+// health and validate need nothing but the rendered traderx-viewer role; with
+// one permission removed they stop with "forbidden: needs …" and exit 3; the
+// role admits no write.
+func TestViewerRoleThroughKubectl(t *testing.T) {
+	cluster.Require(t, testCluster)
+	viewer := testCluster.KubeconfigFor("viewer")
+	m := kubectl(t, nil, "traderx", "manifests", "prod")
+	if a := kubectl(t, []byte(m.stdout), "apply", "--server-side", "--field-manager=traderx-e2e", "-f", "-"); a.code != 0 {
+		t.Fatalf("apply prod: %s", a.stderr)
+	}
+	rbac := kubectl(t, nil, "traderx", "manifests", "prod", "--rbac")
+	if a := kubectl(t, []byte(rbac.stdout), "apply", "--server-side", "--field-manager=traderx-e2e", "-f", "-"); a.code != 0 {
+		t.Fatalf("apply rbac: %s", a.stderr)
+	}
+	if a := kubectl(t, nil, "-n", "traderx-prod", "create", "secret", "generic", "traderx-database",
+		"--from-literal=username=sa", "--from-literal=password=e2e-only"); a.code != 0 {
+		t.Fatalf("create secret: %s", a.stderr)
+	}
+	if err := cluster.WaitDeploymentsAvailable(context.Background(), testCluster.Client, "traderx-prod", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if h := kubectl(t, nil, "traderx", "health", "prod", "--kubeconfig", viewer, "--wait", "--timeout", "60s"); h.code != 0 {
+		t.Fatalf("health as traderx-viewer: exit %d\n%s%s", h.code, h.stdout, h.stderr)
+	}
+	if v := kubectl(t, nil, "traderx", "validate", "prod", "--kubeconfig", viewer); v.code != 0 || !strings.Contains(v.stdout, "secret/traderx-database") {
+		t.Fatalf("validate as traderx-viewer: exit %d\n%s%s", v.code, v.stdout, v.stderr)
+	}
+	if w := kubectl(t, nil, "--kubeconfig", viewer, "-n", "traderx-prod", "create", "configmap", "x"); w.code == 0 || !strings.Contains(w.stderr, "forbidden") {
+		t.Fatalf("a write as traderx-viewer was not denied: exit %d %s", w.code, w.stderr)
+	}
+	// Take list on pods away: both commands say exactly what is missing.
+	patch := `[{"op":"replace","path":"/rules/1","value":{"apiGroups":[""],"resources":["services"],"verbs":["list"]}}]`
+	if p := kubectl(t, nil, "patch", "clusterrole", manifests.ViewerRole, "--type=json", "-p", patch); p.code != 0 {
+		t.Fatalf("patch role: %s", p.stderr)
+	}
+	t.Cleanup(func() { kubectl(t, []byte(rbac.stdout), "apply", "--server-side", "--force-conflicts", "--field-manager=traderx-e2e", "-f", "-") })
+	for _, cmd := range [][]string{{"traderx", "health", "prod"}, {"traderx", "validate", "prod"}} {
+		var r result
+		for range 50 { // RBAC changes reach the authorizer within moments
+			if r = kubectl(t, nil, append(cmd, "--kubeconfig", viewer)...); r.code == 3 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if r.code != 3 || !strings.Contains(r.stderr, "forbidden: needs list on pods in namespace traderx-prod") {
+			t.Errorf("%v without list pods: exit %d, stderr %q", cmd, r.code, r.stderr)
+		}
 	}
 }

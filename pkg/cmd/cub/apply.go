@@ -105,7 +105,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes, o.dryRun, "apply to"); err != nil {
+	if err := o.g.confirm(env, o.yes || o.dryRun, fmt.Sprintf("Apply to protected environment %s", env.Name)); err != nil {
 		return err
 	}
 	user, err := s.whoami(ctx)

@@ -1,7 +1,6 @@
 package cub
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -54,23 +53,15 @@ func (a *applyFlags) options(g *globals) rollout.ApplyOptions {
 	return o
 }
 
-// confirm asks before changing a protected environment. --yes and dry runs
-// skip it; without a terminal it refuses rather than wait for an answer
-// nobody can give.
-func (g *globals) confirm(env traderx.Environment, yes, dryRun bool, what string) error {
-	if !env.Protected || yes || dryRun {
+// confirm asks question before changing a protected environment; skip
+// (--yes, dry runs) passes. Without a terminal it refuses rather than wait
+// for an answer nobody can give.
+func (g *globals) confirm(env traderx.Environment, skip bool, question string) error {
+	if !env.Protected || skip {
 		return nil
 	}
-	in := g.streams.In
-	if !g.env.IsTerminal(in) {
-		return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes to %s", env.Name, what)
+	if !g.env.IsTerminal(g.streams.In) {
+		return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes", env.Name)
 	}
-	return cli.ConfirmFrom(in, g.streams.ErrOut, fmt.Sprintf("%s protected environment %s", upper(what), env.Name))
-}
-
-func upper(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
+	return cli.ConfirmFrom(g.streams.In, g.streams.ErrOut, question)
 }

@@ -112,7 +112,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	if len(plan.Units) == 0 && o.noApply {
 		return nil
 	}
-	if err := o.g.confirm(to, o.yes, false, "promote into"); err != nil {
+	if err := o.g.confirm(to, o.yes, fmt.Sprintf("Promote %s into protected environment %s", from.Name, to.Name)); err != nil {
 		return err
 	}
 	var gate rollout.Gate

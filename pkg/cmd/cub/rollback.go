@@ -43,8 +43,9 @@ func newRollbackCommand(g *globals) *cobra.Command {
 network policies and namespace — as a new head revision carrying the
 release's data (so a later apply cannot bring the bad revision back), then
 applies them in reverse dependency order with a health gate per tier, and
-judges the whole environment. Without a release number: the release before the
-latest. --services rolls back only those services' units.
+judges the whole environment. Without a release number: the previous release —
+the latest one when the environment changed since it (a failed apply records
+no release), else the one before it. --services rolls back only those services' units.
 
 Units already holding the release's data are not restored again: re-running an
 interrupted rollback completes it. Exit 0 only when the environment is HEALTHY
@@ -101,7 +102,7 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes, o.dryRun, "roll back"); err != nil {
+	if err := o.g.confirm(env, o.yes || o.dryRun, fmt.Sprintf("Roll back protected environment %s", env.Name)); err != nil {
 		return err
 	}
 	if _, err := s.whoami(ctx); err != nil {
@@ -114,14 +115,13 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		}
 	}
 	ao := o.applyFlags.options(o.g)
-	ao.Resume = "cub traderx rollback " + env.Name + " " + strconv.Itoa(n)
 	res, err := s.rollout(gate).Rollback(ctx, env, rollout.RollbackOptions{Release: n, Services: o.services, DryRun: o.dryRun, Apply: ao})
 	var re *rollout.RollbackError
 	if errors.As(err, &re) {
 		// Say exactly where it stopped before the error: what was restored
 		// and applied is the state a re-run starts from.
 		_ = writeRollback(o.g.streams.Out, "table", re.Result)
-		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `cub traderx rollback %s %d` to complete it\n", env.Name, re.Result.Target.Number)
+		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `%s` to complete it\n", rollout.RollbackCommand(env, re.Result.Target.Number, o.services))
 	}
 	if err != nil {
 		return s.explain(err)

@@ -116,6 +116,12 @@ log file (see --log-dir).
 		newPromoteCommand(g),
 		newRollbackCommand(g),
 		newHistoryCommand(g),
+		newSetImageCommand(g),
+		newScaleCommand(g),
+		newSetEnvCommand(g),
+		newRestartCommand(g),
+		newDiffCommand(g),
+		newBlueGreenCommand(g),
 	)
 	return root
 }

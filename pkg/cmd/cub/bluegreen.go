@@ -1,0 +1,499 @@
+package cub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/diff"
+	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+const blueGreenExample = `  # Switch trade-service in dev to 1.4.0 on the standby colour, soak, then retire the old colour
+  %[1]s blue-green trade-service 1.4.0 dev
+
+  # Show the plan and the unit diffs; change nothing
+  %[1]s blue-green reference-data 1.4.0 prod --dry-run
+
+  # Production, in CI: confirm with --yes; probe /health through the API server after the switch
+  %[1]s blue-green position-service 1.4.0 prod --yes --probe --soak 10m
+
+  # Where a service stands; bring an interrupted run to a consistent state
+  %[1]s blue-green status trade-service prod
+  %[1]s blue-green abort trade-service prod --yes`
+
+// blueGreenOptions are the flags of `blue-green <service> <version> <env>`.
+type blueGreenOptions struct {
+	g                *globals
+	service, version string
+	env              traderx.Environment
+	yes, dryRun      bool
+	probe            bool
+	soak, soakEvery  time.Duration
+	standby, settle  time.Duration
+	timeout          time.Duration
+	retries          int
+	retryDelay       time.Duration
+	podLabels        map[string]string
+}
+
+func newBlueGreenCommand(g *globals) *cobra.Command {
+	o := &blueGreenOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "blue-green <service> <version> <env>",
+		Short: "Switch a blue-green service to a new version with validation, soak and automatic rollback",
+		Long: `Switches one of the blue-green services (` + strings.Join(eligibleServices(), ", ") + `) to a
+new version, entirely through ConfigHub (the cluster is only read):
+
+ 1. deploy: the standby colour's Deployment unit gets the image
+    ghcr.io/finos/traderx/<service>:<version> and the active colour's replicas;
+    it is applied and waited for (the active colour is the one the Service
+    unit's selector names, read from ConfigHub);
+ 2. validate: every new-colour pod ready, no restarts, crash loops or image
+    pull errors, staying so for --settle;
+ 3. switch: the Service unit's selector moves to the new colour and is
+    applied; the EndpointSlices must then list only new-colour pods. With
+    --probe the service's HTTP health endpoint is fetched through the API
+    server's service proxy (it reaches only new-colour pods by then);
+ 4. soak: the new colour is watched for --soak, every --soak-interval; any
+    restart, not-ready pod or crash loop fails it;
+ 5. a failure in 1-4 rolls back automatically: the selector returns to the
+    old colour (endpoints verified), the new colour's unit is scaled to zero;
+    exit 1 with the reason, also in the run's log;
+ 6. after a successful soak release N is recorded ("blue-green <service>
+    <version>: <old> → <new>"); the old colour stays up for --standby, then its
+    unit is scaled to zero. (There is no --delete-old: the standby colour's
+    unit is what the next switch deploys into, and ConfigHub's worker would
+    leave the objects of a deleted unit in the cluster; zero replicas stops
+    every old pod.)
+
+The run is recorded on the Service unit's ConfigHub annotations
+(traderx.finos.org/blue-green-previous, -version, -phase). Re-running an
+interrupted run with the same version resumes it (every phase is a no-op when
+already done); 'blue-green abort' brings it to a consistent state instead.
+Protected environments need --yes or a confirmation at a terminal.`,
+		Example:           fmt.Sprintf(blueGreenExample, "cub traderx"),
+		Args:              cobra.ExactArgs(3),
+		ValidArgsFunction: completeBlueGreenArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(contextOf(cmd))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
+	f.BoolVar(&o.dryRun, "dry-run", false, "Print the plan and the unit diffs; change nothing")
+	f.BoolVar(&o.probe, "probe", false, "After the switch, GET the service's health endpoint through the API server's service proxy; a failure rolls back")
+	f.DurationVar(&o.soak, "soak", rollout.DefaultSoak, "How long to watch the new colour after the switch (0: no soak)")
+	f.DurationVar(&o.soakEvery, "soak-interval", rollout.DefaultSoakInterval, "How often the soak reads the cluster")
+	f.DurationVar(&o.standby, "standby", rollout.DefaultStandby, "How long the old colour stays up after a successful soak before it is scaled to zero")
+	f.DurationVar(&o.settle, "settle", rollout.DefaultSettle, "How long the new colour must stay ready before traffic switches (0: at the first ready check)")
+	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply, the new colour becoming ready and the endpoints following may take")
+	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
+	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	f.StringToStringVar(&o.podLabels, "pod-label", nil, "Extra label on the new colour's pod template, key=value (simulation aid: "+
+		"sim.traderx.finos.org/state=crashloop makes the local test cluster crash-loop the new pods)")
+	cmd.AddCommand(newBlueGreenStatusCommand(g), newBlueGreenAbortCommand(g))
+	return cmd
+}
+
+func eligibleServices() []string {
+	var out []string
+	for _, s := range traderx.Services() {
+		if s.BlueGreen {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+func completeBlueGreenArgs(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return eligibleServices(), cobra.ShellCompDirectiveNoFileComp
+	case 2:
+		return traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+func completeServiceThenEnv(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return eligibleServices(), cobra.ShellCompDirectiveNoFileComp
+	case 1:
+		return traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+func contextOf(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// Complete resolves the arguments.
+func (o *blueGreenOptions) Complete(args []string) error {
+	o.service, o.version = args[0], args[1]
+	env, err := traderx.LookupEnvironment(args[2])
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	o.env = env
+	return nil
+}
+
+// Validate checks the input before anything is read.
+func (o *blueGreenOptions) Validate() error {
+	if _, err := rollout.BlueGreenService(o.service); err != nil {
+		return cli.UsageError(err)
+	}
+	if err := rollout.ValidateVersion(o.version); err != nil {
+		return cli.UsageError(err)
+	}
+	for name, d := range map[string]time.Duration{"--soak": o.soak, "--standby": o.standby, "--settle": o.settle, "--retry-delay": o.retryDelay} {
+		if d < 0 {
+			return cli.Usagef("%s must not be negative, got %s", name, d)
+		}
+	}
+	for name, d := range map[string]time.Duration{"--timeout": o.timeout, "--soak-interval": o.soakEvery} {
+		if d <= 0 {
+			return cli.Usagef("%s must be positive, got %s", name, d)
+		}
+	}
+	if o.retries < 0 {
+		return cli.Usagef("--retries must be 0 or more, got %d", o.retries)
+	}
+	return nil
+}
+
+// orNone turns an explicit 0 into rollout's "none" (-1); rollout reads 0
+// as "default".
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// Run performs the switch.
+func (o *blueGreenOptions) Run(ctx context.Context) error {
+	s, err := o.g.open("blue-green")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := o.g.confirm(o.env, o.yes || o.dryRun, fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name)); err != nil {
+		return err
+	}
+	user, err := s.whoami(ctx)
+	if err != nil {
+		return err
+	}
+	opts := rollout.BlueGreenOptions{Service: o.service, Version: o.version, Timeout: o.timeout, PollInterval: o.g.env.PollInterval,
+		Settle: orNone(o.settle), Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
+		Retries: o.retries, RetryDelay: o.retryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
+	if o.retries == 0 {
+		opts.Retries = -1
+	}
+	if !o.dryRun {
+		access, err := o.g.clusterAccess()
+		if err != nil {
+			return err
+		}
+		opts.Cluster = SnapshotReader{Client: access.Client}
+		if o.probe {
+			opts.Prober = health.ServiceProxyProber{Client: access.Client}
+		}
+	}
+	r := s.rollout(nil)
+	r.User = user
+	res, err := r.BlueGreen(ctx, o.env, opts)
+	if err != nil {
+		s.log.Logger().Info("log: " + s.log.Path())
+		return explainBlueGreen(s, err)
+	}
+	out := o.g.streams.Out
+	switch {
+	case res.NothingToDo:
+		fmt.Fprintf(out, "%s: %s already serves %s from %s; nothing changed\n", o.env.Name, o.service, o.version, res.From)
+	case res.DryRun:
+		if err := o.writePlan(out, res); err != nil {
+			return err
+		}
+	default:
+		rel := ""
+		if res.Release != nil {
+			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
+		}
+		fmt.Fprintf(out, "%s: %s serves %s from %s (%d replicas); %s is at zero%s\n", o.env.Name, o.service, o.version, res.To, res.Replicas, res.From, rel)
+	}
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}
+
+// explainBlueGreen maps a run's error to its exit code: a rolled-back run
+// is a failed change (1) whatever its cause.
+func explainBlueGreen(s *session, err error) error {
+	var be *rollout.BlueGreenError
+	if errors.As(err, &be) && (be.RolledBack || be.RollbackErr != nil && !rollout.IsUnreachable(be.RollbackErr)) {
+		return cli.Failed(err)
+	}
+	return s.explain(err)
+}
+
+func (o *blueGreenOptions) writePlan(w io.Writer, res *rollout.BlueGreenResult) error {
+	colour := o.g.color.Enabled(w, o.g.env.Getenv)
+	fmt.Fprintf(w, "dry run: blue-green %s %s in %s: %s → %s, %d replica(s); nothing changed\n", res.Service, res.Version, res.Environment, res.From, res.To, res.Replicas)
+	steps := []string{
+		fmt.Sprintf("1. deploy:   edit and apply %s (image, replicas, version label), wait until its pods are ready", res.Plan[0].Unit),
+		fmt.Sprintf("2. validate: %s pods ready, no restarts, crash loops or pull errors for %s", res.To, o.settle),
+		fmt.Sprintf("3. switch:   edit and apply %s (selector color=%s), verify the endpoints are only %s pods", res.Plan[1].Unit, res.To, res.To),
+		fmt.Sprintf("4. soak:     watch %s for %s, every %s; a failure rolls back (selector to %s, %s to zero)", res.To, o.soak, o.soakEvery, res.From, res.To),
+		fmt.Sprintf("5. release:  record a release \"blue-green %s %s: %s → %s\"", res.Service, res.Version, res.From, res.To),
+		fmt.Sprintf("6. standby:  keep %s up for %s, then edit and apply %s (replicas 0)", res.From, o.standby, res.Plan[2].Unit),
+	}
+	for _, l := range steps {
+		fmt.Fprintln(w, "  "+l)
+	}
+	for _, e := range res.Plan {
+		if !e.Changed {
+			fmt.Fprintf(w, "\n%s: no change\n", e.Unit)
+			continue
+		}
+		d, err := diff.Unified(fmt.Sprintf("%s@%d", e.Unit, e.FromRevision), e.Unit+" (planned)", e.Before, e.After, colour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n%s", d)
+	}
+	return nil
+}
+
+// clusterAccess connects to the cluster read-only (cluster.Connect: the
+// transport refuses every write before it leaves the process).
+func (g *globals) clusterAccess() (*cluster.Access, error) {
+	access, err := cluster.Connect(g.kube)
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	return access, nil
+}
+
+// SnapshotReader takes Snapshots through a (read-only) client.
+type SnapshotReader struct{ Client kubernetes.Interface }
+
+// Snapshot implements rollout.Reader.
+func (s SnapshotReader) Snapshot(ctx context.Context, namespace string) (*cluster.Snapshot, error) {
+	return cluster.Take(ctx, s.Client, namespace)
+}
+
+type blueGreenStatusOptions struct {
+	g       *globals
+	service string
+	env     traderx.Environment
+	output  *cli.OutputFlag
+}
+
+func newBlueGreenStatusCommand(g *globals) *cobra.Command {
+	o := &blueGreenStatusOptions{g: g, output: cli.NewOutputFlag("table", "table", "json", "yaml")}
+	cmd := &cobra.Command{
+		Use:   "status <service> <env>",
+		Short: "Show the active and standby colour of a blue-green service: images, replicas, revisions, live state",
+		Long: `Reads the service's Deployment units of both colours and its Service unit from
+ConfigHub (which colour the selector names, image, version and replicas of each
+colour, head and live revision, an unfinished run), then, read-only, the
+cluster: what the live Service selects, its ready endpoints, and each colour's
+Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
+		Example:           "  cub traderx blue-green status trade-service dev\n  cub traderx blue-green status reference-data prod -o json",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: completeServiceThenEnv,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run(contextOf(cmd))
+		},
+	}
+	o.output.AddTo(cmd)
+	return cmd
+}
+
+// Complete resolves and checks the arguments.
+func (o *blueGreenStatusOptions) Complete(args []string) error {
+	if _, err := rollout.BlueGreenService(args[0]); err != nil {
+		return cli.UsageError(err)
+	}
+	env, err := traderx.LookupEnvironment(args[1])
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	o.service, o.env = args[0], env
+	return o.output.Validate()
+}
+
+// Run prints the status.
+func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
+	s, err := o.g.open("blue-green-status")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var reader rollout.Reader
+	if access, err := o.g.clusterAccess(); err == nil {
+		reader = SnapshotReader{Client: access.Client}
+	} else {
+		s.log.Logger().Warn("cluster not read: " + err.Error())
+	}
+	st, err := s.rollout(nil).BlueGreenStatus(ctx, o.env, o.service, reader)
+	if err != nil {
+		return s.explain(err)
+	}
+	return writeBlueGreenStatus(o.g.streams.Out, o.output.Value, st)
+}
+
+func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState) error {
+	if done, err := cli.WriteData(w, format, st); done {
+		return err
+	}
+	fmt.Fprintf(w, "%s in %s (space %s): active %s, standby %s\n", st.Service, st.Environment, st.Space, st.Active, traderx.OtherColour(st.Active))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COLOUR\tROLE\tVERSION\tREPLICAS\tREVISION (HEAD/LIVE)\tCLUSTER READY\tCLUSTER IMAGE")
+	for _, c := range st.Colours {
+		ready, image := "-", "-"
+		if c.Cluster != nil {
+			if c.Cluster.Exists {
+				ready, image = fmt.Sprintf("%d/%d", c.Cluster.Ready, c.Cluster.Replicas), c.Cluster.Image
+			} else {
+				ready = "no Deployment"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", c.Colour, c.Role, dash(c.Version), c.Replicas, c.Head, c.Live, ready, image)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	switch {
+	case st.ClusterError != "":
+		fmt.Fprintf(w, "cluster: not read: %s\n", st.ClusterError)
+	case st.LiveSelector != "":
+		note := ""
+		if st.LiveSelector != st.Active {
+			note = fmt.Sprintf(" (the Service unit selects %s: not applied yet?)", st.Active)
+		}
+		fmt.Fprintf(w, "cluster: Service %s selects %s, %d ready endpoint(s)%s\n", st.Service, st.LiveSelector, st.ReadyEndpoints, note)
+	}
+	if r := st.Run; r != nil {
+		fmt.Fprintf(w, "unfinished run: to %s from %s, phase %s, started %s — re-run `cub traderx blue-green %s %s %s` or `cub traderx blue-green abort %s %s`\n",
+			r.Version, r.Previous, r.Phase, dash(r.Started), st.Service, r.Version, st.Environment, st.Service, st.Environment)
+	}
+	return nil
+}
+
+type blueGreenAbortOptions struct {
+	g          *globals
+	service    string
+	env        traderx.Environment
+	yes        bool
+	timeout    time.Duration
+	retries    int
+	retryDelay time.Duration
+}
+
+func newBlueGreenAbortCommand(g *globals) *cobra.Command {
+	o := &blueGreenAbortOptions{g: g}
+	cmd := &cobra.Command{
+		Use:   "abort <service> <env>",
+		Short: "Bring an interrupted blue-green to a consistent state: the Service on one healthy colour, the other at zero",
+		Long: `Ends an unfinished blue-green run (or repairs an inconsistent service) through
+ConfigHub: the Service selects one colour, whose pods back its endpoints, and
+the other colour's unit is scaled to zero. It keeps the colour that served
+before the run (the new one if the run had passed its soak) when that colour's
+Deployment is healthy, else the other one when that one is. The run's
+annotations on the Service unit are removed. No release is recorded.`,
+		Example:           "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: completeServiceThenEnv,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run(contextOf(cmd))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
+	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply and the endpoints following may take")
+	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
+	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	return cmd
+}
+
+// Complete resolves and checks the arguments.
+func (o *blueGreenAbortOptions) Complete(args []string) error {
+	if _, err := rollout.BlueGreenService(args[0]); err != nil {
+		return cli.UsageError(err)
+	}
+	env, err := traderx.LookupEnvironment(args[1])
+	if err != nil {
+		return cli.UsageError(err)
+	}
+	o.service, o.env = args[0], env
+	if o.timeout <= 0 {
+		return cli.Usagef("--timeout must be positive, got %s", o.timeout)
+	}
+	return nil
+}
+
+// Run performs the abort.
+func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
+	s, err := o.g.open("blue-green-abort")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
+		return err
+	}
+	user, err := s.whoami(ctx)
+	if err != nil {
+		return err
+	}
+	access, err := o.g.clusterAccess()
+	if err != nil {
+		return err
+	}
+	r := s.rollout(nil)
+	r.User = user
+	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: access.Client}, Timeout: o.timeout,
+		PollInterval: o.g.env.PollInterval, Retries: o.retries, RetryDelay: o.retryDelay}
+	if o.retries == 0 {
+		opts.Retries = -1
+	}
+	res, err := r.BlueGreenAbort(ctx, o.env, opts)
+	if err != nil {
+		s.log.Logger().Info("log: " + s.log.Path())
+		return s.explain(err)
+	}
+	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.service, res.Kept, res.ScaledDown, res.Reason)
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}
