@@ -150,7 +150,9 @@ func TestViewerRoleThroughKubectl(t *testing.T) {
 	if p := kubectl(t, nil, "patch", "clusterrole", manifests.ViewerRole, "--type=json", "-p", patch); p.code != 0 {
 		t.Fatalf("patch role: %s", p.stderr)
 	}
-	t.Cleanup(func() { kubectl(t, []byte(rbac.stdout), "apply", "--server-side", "--force-conflicts", "--field-manager=traderx-e2e", "-f", "-") })
+	t.Cleanup(func() {
+		kubectl(t, []byte(rbac.stdout), "apply", "--server-side", "--force-conflicts", "--field-manager=traderx-e2e", "-f", "-")
+	})
 	for _, cmd := range [][]string{{"traderx", "health", "prod"}, {"traderx", "validate", "prod"}} {
 		var r result
 		for range 50 { // RBAC changes reach the authorizer within moments
