@@ -2,11 +2,15 @@ package manifests
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/finos/traderx-plugins/pkg/netpol"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -15,7 +19,12 @@ import (
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{})) }
+func TestMain(m *testing.M) {
+	cluster.Exit(cluster.Main(m, &testCluster, cluster.Options{
+		Users:  []string{"worker"},
+		Groups: map[string][]string{"worker": {WorkersGroup}},
+	}))
+}
 
 // renderInto renders an environment into a namespace of its own, so tests of
 // one package share a cluster without colliding.
@@ -149,4 +158,46 @@ func extraPorts(s traderx.Service) []int32 {
 		out = append(out, p.Port)
 	}
 	return out
+}
+
+// The ConfigHub worker's role is enough to apply every unit of an
+// environment, and nothing outside the environment's namespace.
+func TestWorkerRoleAppliesTheEnvironmentOnly(t *testing.T) {
+	c := cluster.Require(t, testCluster)
+	ctx := context.Background()
+	env, _ := traderx.LookupEnvironment("prod")
+	env.NamespaceOverride = c.NamespaceName(t)
+	units, err := Render(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An administrator sets up the namespace and the roles once.
+	if err := cluster.Apply(ctx, c.Config, units[0].Objects, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Apply(ctx, c.Config, RBAC(env), false); err != nil {
+		t.Fatal(err)
+	}
+	worker, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigFor("worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RBAC changes reach the authorizer within moments.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		return cluster.Apply(ctx, worker, Objects(units), false) == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the worker role cannot apply the environment: %v", cluster.Apply(ctx, worker, Objects(units), false))
+	}
+	var other *unstructured.Unstructured
+	for _, o := range Objects(units) {
+		if o.GetKind() == "Deployment" {
+			other = o.DeepCopy()
+			break
+		}
+	}
+	other.SetNamespace("default")
+	if err := cluster.Apply(ctx, worker, []*unstructured.Unstructured{other}, false); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("the worker applied a Deployment outside its namespace: %v", err)
+	}
 }
