@@ -88,8 +88,13 @@ sandbox-down: ## stop the sandbox by PID
 	bash hack/sandbox-down.sh
 
 .PHONY: demo
-demo: sandbox ## sandbox + deploy dev + wait until Available + show the workloads
+demo: sandbox ## sandbox + cub traderx install + apply dev + kubectl traderx health/validate dev
 	bash hack/demo.sh
+
+.PHONY: demo-full
+demo-full: cluster build ## the whole operations runbook (docs/runbook.md) end to end, verbose
+	TRADERX_CLUSTER_DIR="$$(bash test/cluster/build.sh)" TRADERX_BIN_DIR="$(CURDIR)/bin" \
+		go test -tags e2e -count=1 -v -run TestRunbook ./test/e2e/
 
 .PHONY: clean
 clean: sandbox-down ## remove build output and sandbox state (the control-plane cache stays)

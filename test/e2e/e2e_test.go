@@ -37,6 +37,13 @@ type result struct {
 // resolves to our kubectl-traderx the way it does for users.
 func kubectl(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
+	return kubectlWith(t, stdin, nil, args...)
+}
+
+// kubectlWith is kubectl with extra environment variables (e.g. ConfigHub
+// credentials, as an operator's shell has them).
+func kubectlWith(t *testing.T, stdin []byte, env []string, args ...string) result {
+	t.Helper()
 	binDir := os.Getenv("TRADERX_BIN_DIR")
 	if binDir == "" {
 		t.Fatal("TRADERX_BIN_DIR is not set; run through `make e2e`")
@@ -46,6 +53,7 @@ func kubectl(t *testing.T, stdin []byte, args ...string) result {
 	cmd := exec.CommandContext(ctx, "kubectl", args...)
 	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"KUBECONFIG="+testCluster.Kubeconfig, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stdin), &out, &errOut
 	err := cmd.Run()
