@@ -143,6 +143,25 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	return c, nil
 }
 
+// RestartAPIServer stops kube-apiserver and starts it again on the same port
+// with the same flags, as a control-plane upgrade or crash would; clients see
+// connection errors until it is ready again. It returns once /readyz is OK.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	for i, p := range c.procs {
+		if filepath.Base(p.bin) != "kube-apiserver" {
+			continue
+		}
+		p.stop(10 * time.Second)
+		np, err := startProcess(p.bin, p.args, p.logPath)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = np
+		return c.waitHealthy(ctx, np, fmt.Sprintf("https://127.0.0.1:%d/readyz", c.ports.apiserver))
+	}
+	return fmt.Errorf("kube-apiserver is not running")
+}
+
 // KubeconfigFor returns the kubeconfig file of a user passed in Options.Users.
 func (c *Cluster) KubeconfigFor(user string) string {
 	return filepath.Join(c.Dir, kubeconfigName(user))

@@ -115,3 +115,17 @@ func TestMarkPodNotReady(t *testing.T) {
 		t.Fatalf("deployment still available after the pod went not-ready: %v %+v", err, d.Status)
 	}
 }
+
+func TestRestartAPIServer(t *testing.T) {
+	c := Require(t, testCluster)
+	ctx := context.Background()
+	if err := c.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Workloads keep working through the restart.
+	ns := c.Namespace(t)
+	create(t, c, ns, deployment("after-restart", 1, nil))
+	if err := WaitDeploymentsAvailable(ctx, c.Client, ns, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

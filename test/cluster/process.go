@@ -14,6 +14,8 @@ import (
 )
 
 type process struct {
+	bin     string
+	args    []string
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
@@ -22,7 +24,7 @@ type process struct {
 }
 
 func startProcess(bin string, args []string, logPath string) (*process, error) {
-	log, err := os.Create(logPath)
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +43,7 @@ func startProcess(bin string, args []string, logPath string) (*process, error) {
 		_ = log.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	p := &process{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &process{bin: bin, args: args, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		_ = log.Close()
