@@ -126,12 +126,18 @@ func BenchmarkHealthRun(b *testing.B) {
 // BenchmarkHealthBinary runs the real binary as users do and reports its peak
 // RSS alongside the wall time.
 func BenchmarkHealthBinary(b *testing.B) {
+	benchBinary(b, "health", "dev")
+}
+
+// benchBinary runs kubectl-traderx with args on the scaled namespace and
+// reports the peak RSS of the runs.
+func benchBinary(b *testing.B, args ...string) {
 	c := setup(b)
 	bin := filepath.Join(os.Getenv("TRADERX_BIN_DIR"), "kubectl-traderx")
 	var peak int64
 	b.ResetTimer()
 	for b.Loop() {
-		cmd := exec.Command(bin, "health", "dev", "--kubeconfig", c.Kubeconfig, "-o", "json")
+		cmd := exec.Command(bin, append(args, "--kubeconfig", c.Kubeconfig, "-o", "json")...)
 		cmd.Env = append(os.Environ(), "CUB_SERVER=", "CUB_TOKEN=", "CUB_CONFIG="+b.TempDir())
 		if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() > 1 {
 			b.Fatalf("%v: %s", err, out)

@@ -26,6 +26,21 @@ import (
 // nothing and judged HEALTHY at once, which leaves the tool's own cost.
 func prodWorld(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Server, traderx.Environment) {
 	b.Helper()
+	r, srv, prod := installedProd(b, kube)
+	if _, err := r.Apply(context.Background(), prod, rollout.ApplyOptions{Settle: -1, PollInterval: 200 * time.Millisecond}); err != nil {
+		b.Fatal(err)
+	}
+	return r, srv, prod
+}
+
+// freshProd is prod installed in a new stand-in, not applied yet.
+func freshProd(b *testing.B) (*rollout.Rollout, *confighubtest.Server, traderx.Environment) {
+	b.Helper()
+	return installedProd(b, true)
+}
+
+func installedProd(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Server, traderx.Environment) {
+	b.Helper()
 	var opts []confighubtest.Option
 	var gate rollout.Gate = rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
 		r := check.NewReport(check.KindHealth, env.Name, env.Namespace())
@@ -54,18 +69,14 @@ func prodWorld(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Server
 	if _, err := r.Install(ctx, rollout.InstallOptions{Envs: envs}); err != nil {
 		b.Fatal(err)
 	}
-	prod := envs[2]
-	if _, err := r.Apply(ctx, prod, rollout.ApplyOptions{Settle: -1, PollInterval: 200 * time.Millisecond}); err != nil {
-		b.Fatal(err)
-	}
-	return r, srv, prod
+	return r, srv, envs[2]
 }
 
-// release records a new release of prod with a new trade-service image.
-func release(b *testing.B, r *rollout.Rollout, prod traderx.Environment, tag string) {
+// release records a new release of env with a new trade-service image.
+func release(b *testing.B, r *rollout.Rollout, env traderx.Environment, tag string) {
 	b.Helper()
 	ctx := context.Background()
-	_, err := r.EditUnits(ctx, prod, "bench "+tag, false, rollout.Edit{Unit: "trade-service-blue-deployment", Mutate: func(objs []*unstructured.Unstructured) error {
+	_, err := r.EditUnits(ctx, env, "bench "+tag, false, rollout.Edit{Unit: "trade-service-blue-deployment", Mutate: func(objs []*unstructured.Unstructured) error {
 		cs, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
 		cs[0].(map[string]any)["image"] = "ghcr.io/finos/traderx/trade-service:" + tag
 		return unstructured.SetNestedSlice(objs[0].Object, cs, "spec", "template", "spec", "containers")
@@ -73,7 +84,7 @@ func release(b *testing.B, r *rollout.Rollout, prod traderx.Environment, tag str
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := r.Apply(ctx, prod, rollout.ApplyOptions{Settle: -1, PollInterval: 200 * time.Millisecond}); err != nil {
+	if _, err := r.Apply(ctx, env, rollout.ApplyOptions{Settle: -1, PollInterval: 200 * time.Millisecond}); err != nil {
 		b.Fatal(err)
 	}
 }

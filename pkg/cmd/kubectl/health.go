@@ -97,12 +97,9 @@ func (o *HealthOptions) Complete(args []string) error {
 
 // Validate checks the input before the cluster is contacted.
 func (o *HealthOptions) Validate() error {
-	env, err := traderx.LookupEnvironment(o.Env)
+	env, err := resolveEnvironment(o.Env, o.flags)
 	if err != nil {
-		return cli.UsageError(err)
-	}
-	if o.flags.Namespace != nil && *o.flags.Namespace != "" {
-		env.NamespaceOverride = *o.flags.Namespace
+		return err
 	}
 	o.env = env
 	if _, err := traderx.LookupServices(o.Services); err != nil {

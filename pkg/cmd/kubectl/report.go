@@ -5,10 +5,12 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
 // ReportFlags are the output flags every checking command shares.
@@ -64,4 +66,17 @@ func (f *ReportFlags) Render(streams genericiooptions.IOStreams, r *check.Report
 		return cli.SilentExit(code)
 	}
 	return nil
+}
+
+// resolveEnvironment looks an environment up by name; -n replaces its
+// conventional namespace (an environment installed under another name).
+func resolveEnvironment(name string, flags *genericclioptions.ConfigFlags) (traderx.Environment, error) {
+	env, err := traderx.LookupEnvironment(name)
+	if err != nil {
+		return env, cli.UsageError(err)
+	}
+	if flags != nil && flags.Namespace != nil && *flags.Namespace != "" {
+		env.NamespaceOverride = *flags.Namespace
+	}
+	return env, nil
 }

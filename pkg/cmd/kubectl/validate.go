@@ -121,12 +121,9 @@ func (o *ValidateOptions) Complete(args []string) error {
 
 // Validate checks the input before anything is read.
 func (o *ValidateOptions) Validate() error {
-	env, err := traderx.LookupEnvironment(o.Env)
+	env, err := resolveEnvironment(o.Env, o.Flags)
 	if err != nil {
-		return cli.UsageError(err)
-	}
-	if o.Flags != nil && o.Flags.Namespace != nil && *o.Flags.Namespace != "" {
-		env.NamespaceOverride = *o.Flags.Namespace
+		return err
 	}
 	o.env = env
 	if o.Local && o.Filename != "" {
