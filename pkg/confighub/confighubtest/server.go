@@ -386,7 +386,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	f := s.takeFault(r.Method, r.URL.Path)
 	faulted := f != nil
-	defer func() { s.record(r, sw.status, reqID, faulted) }()
+	recorded := false
+	defer func() {
+		if !recorded {
+			s.record(r, sw.status, reqID, faulted)
+		}
+	}()
+	// A reset reaches the client at once: record first, so a test that counts
+	// requests right after its call sees this one.
+	reset := func() {
+		s.record(r, 0, reqID, faulted)
+		recorded = true
+		resetConn(w)
+	}
 	s.log.Debug("confighubtest: request", "method", r.Method, "path", r.URL.Path, "request_id", reqID, "fault", faulted)
 
 	if f != nil && f.Delay > 0 {
@@ -400,7 +412,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f != nil && !f.AfterHandling {
 		if f.Reset {
-			resetConn(w)
+			reset()
 			return
 		}
 		if f.Status != 0 {
@@ -420,7 +432,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		s.mux.ServeHTTP(rec, r)
 		if f.Reset {
-			resetConn(w)
+			reset()
 			return
 		}
 		writeFault(sw, f)
