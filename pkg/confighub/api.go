@@ -507,23 +507,8 @@ func (c *Client) CreateTag(ctx context.Context, spaceID uuid.UUID, t Tag) (*Tag,
 	body := Tag{Slug: t.Slug, DisplayName: t.DisplayName, Labels: t.Labels, Annotations: t.Annotations}
 	var out Tag
 	err := c.createOnce(ctx, request{method: http.MethodPost, path: spacePath(spaceID) + "/tag"}, body, &out,
-		func(ctx context.Context) (bool, error) {
-			w, err := Where().Eq("Slug", t.Slug).Build()
-			if err != nil {
-				return false, err
-			}
-			list, err := c.ListTags(ctx, spaceID, w)
-			if err != nil {
-				return false, err
-			}
-			for _, et := range list {
-				if et.Tag != nil && et.Tag.Slug == t.Slug {
-					out = *et.Tag
-					return true, nil
-				}
-			}
-			return false, nil
-		})
+		foundBySlug(t.Slug, &out, func(ctx context.Context, where string) ([]ExtendedTag, error) { return c.ListTags(ctx, spaceID, where) },
+			func(e ExtendedTag) *Tag { return e.Tag }, func(t *Tag) string { return t.Slug }))
 	if err != nil {
 		return nil, err
 	}
@@ -596,25 +581,34 @@ func (c *Client) CreateTarget(ctx context.Context, spaceID uuid.UUID, t Target) 
 	}
 	var out Target
 	err := c.createOnce(ctx, request{method: http.MethodPost, path: spacePath(spaceID) + "/target"}, body, &out,
-		func(ctx context.Context) (bool, error) {
-			w, err := Where().Eq("Slug", t.Slug).Build()
-			if err != nil {
-				return false, err
-			}
-			list, err := c.ListTargets(ctx, spaceID, w)
-			if err != nil {
-				return false, err
-			}
-			for _, et := range list {
-				if et.Target != nil && et.Target.Slug == t.Slug {
-					out = *et.Target
-					return true, nil
-				}
-			}
-			return false, nil
-		})
+		foundBySlug(t.Slug, &out, func(ctx context.Context, where string) ([]ExtendedTarget, error) {
+			return c.ListTargets(ctx, spaceID, where)
+		}, func(e ExtendedTarget) *Target { return e.Target }, func(t *Target) string { return t.Slug }))
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// foundBySlug is createOnce's existence check for entities that are listed
+// with a Slug filter: it fills out with the entity when one exists.
+func foundBySlug[E, T any](slug string, out *T, list func(context.Context, string) ([]E, error),
+	entity func(E) *T, slugOf func(*T) string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		w, err := Where().Eq("Slug", slug).Build()
+		if err != nil {
+			return false, err
+		}
+		items, err := list(ctx, w)
+		if err != nil {
+			return false, err
+		}
+		for _, item := range items {
+			if e := entity(item); e != nil && slugOf(e) == slug {
+				*out = *e
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }

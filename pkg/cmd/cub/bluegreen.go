@@ -339,14 +339,10 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 
 // Complete resolves and checks the arguments.
 func (o *blueGreenStatusOptions) Complete(args []string) error {
-	if _, err := rollout.BlueGreenService(args[0]); err != nil {
-		return cli.UsageError(err)
+	var err error
+	if o.service, o.env, err = blueGreenTarget(args); err != nil {
+		return err
 	}
-	env, err := traderx.LookupEnvironment(args[1])
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	o.service, o.env = args[0], env
 	return o.output.Validate()
 }
 
@@ -449,14 +445,10 @@ annotations on the Service unit are removed. No release is recorded.`,
 
 // Complete resolves and checks the arguments.
 func (o *blueGreenAbortOptions) Complete(args []string) error {
-	if _, err := rollout.BlueGreenService(args[0]); err != nil {
-		return cli.UsageError(err)
+	var err error
+	if o.service, o.env, err = blueGreenTarget(args); err != nil {
+		return err
 	}
-	env, err := traderx.LookupEnvironment(args[1])
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	o.service, o.env = args[0], env
 	if o.timeout <= 0 {
 		return cli.Usagef("--timeout must be positive, got %s", o.timeout)
 	}
@@ -496,4 +488,17 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.service, res.Kept, res.ScaledDown, res.Reason)
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
+}
+
+// blueGreenTarget resolves `<service> <env>`: an eligible service and a known
+// environment, else a usage error.
+func blueGreenTarget(args []string) (string, traderx.Environment, error) {
+	if _, err := rollout.BlueGreenService(args[0]); err != nil {
+		return "", traderx.Environment{}, cli.UsageError(err)
+	}
+	env, err := traderx.LookupEnvironment(args[1])
+	if err != nil {
+		return "", env, cli.UsageError(err)
+	}
+	return args[0], env, nil
 }
