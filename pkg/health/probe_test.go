@@ -10,7 +10,9 @@ import (
 
 type fakeProber map[string]error
 
-func (f fakeProber) Get(_ context.Context, _, service string, _ int32, _ string) error { return f[service] }
+func (f fakeProber) Get(_ context.Context, _, service string, _ int32, _ string) error {
+	return f[service]
+}
 
 // A service with an HTTP health endpoint is probed (a failure is a warning);
 // one without is skipped, never counted as passed.
