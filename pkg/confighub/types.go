@@ -211,6 +211,15 @@ type UnitEvent struct {
 	CreatedAt         time.Time `json:"CreatedAt"`
 }
 
+// ResourceStatus is the readiness of one object of a unit, as the worker
+// reports it on a UnitEvent (keyed by "<apiVersion>/<kind>:<namespace>/<name>").
+type ResourceStatus struct {
+	Message    string    `json:"Message,omitempty"`
+	Readiness  string    `json:"Readiness,omitempty"` // Ready, InProgress, Failed, Unknown
+	SyncStatus string    `json:"SyncStatus,omitempty"` // Synced, NotSynced
+	UpdatedAt  time.Time `json:"UpdatedAt"`
+}
+
 // IsTerminal reports whether the event's Status ends its operation.
 func (e *UnitEvent) IsTerminal() bool {
 	switch e.Status {
