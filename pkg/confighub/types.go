@@ -215,7 +215,7 @@ type UnitEvent struct {
 // reports it on a UnitEvent (keyed by "<apiVersion>/<kind>:<namespace>/<name>").
 type ResourceStatus struct {
 	Message    string    `json:"Message,omitempty"`
-	Readiness  string    `json:"Readiness,omitempty"` // Ready, InProgress, Failed, Unknown
+	Readiness  string    `json:"Readiness,omitempty"`  // Ready, InProgress, Failed, Unknown
 	SyncStatus string    `json:"SyncStatus,omitempty"` // Synced, NotSynced
 	UpdatedAt  time.Time `json:"UpdatedAt"`
 }
