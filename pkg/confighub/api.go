@@ -542,19 +542,7 @@ func (c *Client) TagUnits(ctx context.Context, where string, req UnitTagRequest)
 	if err != nil {
 		return nil, err
 	}
-	be := &BulkError{Status: resp.status, RequestID: resp.requestID, Method: http.MethodPost, Path: "/unit/tag", Total: len(out)}
-	for _, r := range out {
-		if r.Error != nil {
-			be.Errors = append(be.Errors, r.Error)
-		}
-	}
-	if len(be.Errors) > 0 || resp.status == http.StatusMultiStatus {
-		if len(be.Errors) == 0 {
-			be.Errors = append(be.Errors, &ResponseError{Message: "server answered 207 without element errors", Status: resp.status})
-		}
-		return out, be
-	}
-	return out, nil
+	return out, bulkResult(resp, http.MethodPost, "/unit/tag", out, func(r UnitTagResponse) *ResponseError { return r.Error })
 }
 
 // ---- targets ----

@@ -18,6 +18,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -183,6 +184,11 @@ func (f fakeSync) Units(context.Context, traderx.Environment) ([]UnitSync, error
 	return f.units, f.err
 }
 
+var (
+	noDrift = confighub.Drift{Known: true, RefreshedAt: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}
+	drifted = confighub.Drift{Known: true, Drifted: true, RefreshedAt: time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)}
+)
+
 func TestSyncChecks(t *testing.T) {
 	env, _ := traderx.LookupEnvironment("dev")
 	tests := []struct {
@@ -190,10 +196,16 @@ func TestSyncChecks(t *testing.T) {
 		src  fakeSync
 		want []check.Status
 	}{
-		{"synced", fakeSync{units: []UnitSync{{Unit: "a", Head: 3, Live: 3}}}, []check.Status{check.StatusPass}},
-		{"unapplied", fakeSync{units: []UnitSync{{Unit: "a", Head: 4, Live: 3}}}, []check.Status{check.StatusWarn}},
-		{"never applied", fakeSync{units: []UnitSync{{Unit: "a", Head: 1}}}, []check.Status{check.StatusWarn}},
-		{"drifted", fakeSync{units: []UnitSync{{Unit: "a", Head: 2, Live: 2, Drifted: true}}}, []check.Status{check.StatusWarn}},
+		{"synced, never refreshed", fakeSync{units: []UnitSync{{Unit: "a", Head: 3, Live: 3}}},
+			[]check.Status{check.StatusPass, check.StatusSkip}},
+		{"synced, not drifted", fakeSync{units: []UnitSync{{Unit: "a", Head: 3, Live: 3, Drift: noDrift}}},
+			[]check.Status{check.StatusPass, check.StatusPass}},
+		{"one unit unknown", fakeSync{units: []UnitSync{{Unit: "a", Head: 3, Live: 3, Drift: noDrift}, {Unit: "b", Head: 1, Live: 1}}},
+			[]check.Status{check.StatusPass, check.StatusPass, check.StatusSkip}},
+		{"unapplied", fakeSync{units: []UnitSync{{Unit: "a", Head: 4, Live: 3}}}, []check.Status{check.StatusWarn, check.StatusSkip}},
+		{"never applied", fakeSync{units: []UnitSync{{Unit: "a", Head: 1}}}, []check.Status{check.StatusWarn, check.StatusSkip}},
+		{"drifted", fakeSync{units: []UnitSync{{Unit: "a", Head: 2, Live: 2, Drift: drifted}, {Unit: "b", Head: 1, Live: 1}}},
+			[]check.Status{check.StatusPass, check.StatusPass, check.StatusWarn}},
 		{"unreachable", fakeSync{err: errors.New("connection refused")}, []check.Status{check.StatusWarn}},
 		{"not installed", fakeSync{}, []check.Status{check.StatusWarn}},
 	}

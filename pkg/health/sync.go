@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -14,7 +16,7 @@ import (
 type UnitSync struct {
 	Unit       string
 	Head, Live int64
-	Drifted    bool
+	Drift      confighub.Drift
 }
 
 // SyncSource reads the ConfigHub state of an environment's units.
@@ -39,11 +41,8 @@ func (c ConfigHubSync) Units(ctx context.Context, env traderx.Environment) ([]Un
 	}
 	var out []UnitSync
 	for _, u := range space.Units {
-		s := UnitSync{Unit: u.Unit.Slug, Head: u.Unit.HeadRevisionNum, Live: u.Unit.LiveRevisionNum}
-		if u.UnitStatus != nil {
-			s.Drifted = u.UnitStatus.Drift == "Drifted" || u.UnitStatus.ActionResult == "RefreshAndDrifted"
-		}
-		out = append(out, s)
+		out = append(out, UnitSync{Unit: u.Unit.Slug, Head: u.Unit.HeadRevisionNum, Live: u.Unit.LiveRevisionNum,
+			Drift: space.Drift[u.Unit.Slug]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Unit < out[j].Unit })
 	return out, nil
@@ -70,13 +69,58 @@ func syncChecks(ctx context.Context, src SyncSource, env traderx.Environment) []
 		case u.Head != u.Live:
 			c.Status, c.Message = check.StatusWarn, fmt.Sprintf("unapplied changes: head %d, live %d", u.Head, u.Live)
 			c.Hint = "cub traderx apply " + env.Name + " (or cub traderx status " + env.Name + " to see them)"
-		case u.Drifted:
-			c.Status, c.Message = check.StatusWarn, fmt.Sprintf("live objects drifted from revision %d", u.Live)
-			c.Hint = "something changed the cluster outside ConfigHub; re-apply to restore: cub traderx apply " + env.Name
 		default:
 			c.Status, c.Message = check.StatusPass, fmt.Sprintf("head = live = %d", u.Head)
 		}
 		out = append(out, c)
 	}
-	return out
+	return append(out, driftCheck(units, env))
+}
+
+// driftCheck judges drift for the whole environment in one line. Only a
+// refresh knows drift, so without a current refresh result for every unit it
+// says SKIP and why rather than claiming "not drifted".
+func driftCheck(units []UnitSync, env traderx.Environment) check.Check {
+	c := check.Check{Suite: SuiteConfigHub, Name: "drift", Target: "confighub"}
+	refresh := "cub traderx status " + env.Name + " --refresh"
+	var drifted, unknown []string
+	var oldest time.Time
+	firstWhy := ""
+	for _, u := range units {
+		d := u.Drift
+		switch {
+		case !d.Known:
+			unknown = append(unknown, u.Unit)
+			if firstWhy == "" {
+				firstWhy = "unit " + u.Unit + ": " + d.Why
+			}
+		case d.Drifted:
+			drifted = append(drifted, u.Unit)
+		}
+		if d.Known && (oldest.IsZero() || d.RefreshedAt.Before(oldest)) {
+			oldest = d.RefreshedAt
+		}
+	}
+	switch {
+	case len(drifted) > 0:
+		c.Status = check.StatusWarn
+		c.Message = fmt.Sprintf("live objects of %d unit(s) changed outside ConfigHub: %s", len(drifted), examples(drifted))
+		c.Hint = "re-apply head to undo the change: cub traderx apply " + env.Name
+	case len(unknown) > 0:
+		c.Status, c.Hint = check.StatusSkip, refresh
+		c.Message = fmt.Sprintf("drift unknown for %d of %d units (%s)", len(unknown), len(units), firstWhy)
+	default:
+		c.Status = check.StatusPass
+		c.Message = fmt.Sprintf("no drift on %d units at the last refresh (oldest %s)", len(units), oldest.UTC().Format(time.RFC3339))
+	}
+	return c
+}
+
+// examples names at most three items and counts the rest, so one line stays
+// one line with any number of units.
+func examples(items []string) string {
+	if len(items) <= 3 {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], ", "), len(items)-3)
 }

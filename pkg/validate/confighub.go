@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -23,6 +24,8 @@ type ConfigHubState struct {
 	SpaceFound bool
 	// Units are the space's units by slug.
 	Units map[string]confighub.ExtendedUnit
+	// Drift of each unit by slug, from its latest refresh.
+	Drift map[string]confighub.Drift
 }
 
 // ConfigHubSkipped is the state of a run that does not consult ConfigHub.
@@ -36,7 +39,7 @@ func FetchConfigHub(ctx context.Context, r confighub.SpaceReader, space string) 
 	if err != nil {
 		return nil, err
 	}
-	return &ConfigHubState{Space: space, SpaceFound: sp.Found, Units: sp.Units}, nil
+	return &ConfigHubState{Space: space, SpaceFound: sp.Found, Units: sp.Units, Drift: sp.Drift}, nil
 }
 
 func (st *ConfigHubState) skipped() string {
@@ -133,19 +136,30 @@ func confighubSyncSuite(v *view) []check.Check {
 		case u.HeadRevisionNum != u.LiveRevisionNum:
 			out = append(out, fail(suite, name, target, apply,
 				"head revision %d, live revision %d: changes not applied", u.HeadRevisionNum, u.LiveRevisionNum))
-		case status.Drift == "Drifted" || status.ActionResult == confighub.ResultRefreshAndDrifted:
-			out = append(out, fail(suite, name, target,
-				"re-apply the unit to undo the out-of-band change (cub unit apply), or import the change into ConfigHub",
-				"live objects drifted from revision %d", u.LiveRevisionNum))
 		case status.ActionResult == confighub.ResultApplyFailed || status.ActionResult == confighub.ResultApplyWaitFailed:
 			out = append(out, fail(suite, name, target, "see the unit's events: cub unit-event list",
 				"last apply failed (%s)", status.ActionResult))
 		default:
 			out = append(out, pass(suite, name, target, "live at head revision %d", u.HeadRevisionNum))
 		}
+		out = append(out, driftCheck(v.env.Name, target, st.Drift[slug]))
 	}
 	if len(out) == 0 {
 		out = append(out, skip(suite, name, "space/"+st.Space, fmt.Sprintf("no expected unit exists (see %s)", SuiteConfigHubUnits)))
 	}
 	return out
+}
+
+// driftCheck judges one unit's drift. Only a refresh knows it, so a unit
+// without a current refresh result is SKIP (saying why), never PASS.
+func driftCheck(env, target string, d confighub.Drift) check.Check {
+	const name = "not-drifted"
+	switch {
+	case !d.Known:
+		return skip(SuiteConfigHubSync, name, target, "drift unknown: "+d.Why+" (cub traderx status "+env+" --refresh)")
+	case d.Drifted:
+		return fail(SuiteConfigHubSync, name, target, "re-apply head to undo the change: cub traderx apply "+env,
+			"live objects changed outside ConfigHub (refreshed %s)", d.RefreshedAt.UTC().Format(time.RFC3339))
+	}
+	return pass(SuiteConfigHubSync, name, target, "no drift at the last refresh (%s)", d.RefreshedAt.UTC().Format(time.RFC3339))
 }

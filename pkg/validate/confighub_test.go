@@ -140,14 +140,30 @@ func confighubChecks(r *check.Report) []check.Check {
 	return out
 }
 
+// refresh runs a dry-run refresh of every unit of the space and waits for it.
+func (h *hub) refresh(t *testing.T) {
+	t.Helper()
+	ctx := h.ctx(t)
+	ops, err := h.client.RefreshUnits(ctx, "SpaceID = '"+h.space.SpaceID.String()+"'", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if _, err := h.client.WaitForOperation(ctx, h.space.SpaceID, op.Action.UnitID, op.Action); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestConfigHubInSync(t *testing.T) {
 	h := newHub(t, "dev")
 	h.install(t)
+	h.refresh(t)
 	r := h.validate(t)
 	cs := confighubChecks(r)
 	units, _ := manifests.Render(h.env)
-	// one space check, one existence and one sync check per unit
-	if want := 1 + 2*len(units); len(cs) != want {
+	// one space check; existence, sync and drift checks per unit
+	if want := 1 + 3*len(units); len(cs) != want {
 		t.Errorf("%d ConfigHub checks, want %d", len(cs), want)
 	}
 	for _, c := range cs {
@@ -224,8 +240,12 @@ func TestConfigHubSpaceMissingSkipsTheRest(t *testing.T) {
 	}
 }
 
-// fakeHub serves a fixed unit list, for states the stand-in does not produce.
-type fakeHub struct{ units []confighub.ExtendedUnit }
+// fakeHub serves a fixed unit list and refresh events, for states the
+// stand-in does not produce.
+type fakeHub struct {
+	units     []confighub.ExtendedUnit
+	refreshes []confighub.UnitEvent
+}
 
 func (f fakeHub) GetSpaceBySlug(_ context.Context, slug string) (*confighub.Space, error) {
 	return &confighub.Space{SpaceID: uuid.New(), Slug: slug}, nil
@@ -235,26 +255,55 @@ func (f fakeHub) ListUnits(context.Context, uuid.UUID, string, ...string) ([]con
 	return f.units, nil
 }
 
+func (f fakeHub) ListAllUnitEvents(context.Context, string) ([]confighub.UnitEvent, error) {
+	return f.refreshes, nil
+}
+
+// Drift is judged per unit from its latest refresh: drifted FAILs, a clean
+// refresh after the last apply PASSes, and a unit never refreshed or
+// refreshed before its last apply is SKIP, saying why — never PASS.
 func TestConfigHubDrift(t *testing.T) {
 	env, objs := rendered(t, "dev")
 	units, _ := manifests.Render(env)
-	var list []confighub.ExtendedUnit
+	applied := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	var hub fakeHub
 	for _, u := range units {
-		eu := confighub.ExtendedUnit{Unit: &confighub.Unit{Slug: u.Name, HeadRevisionNum: 3, LiveRevisionNum: 3},
-			UnitStatus: &confighub.UnitStatus{Status: "Ready", Drift: "NoDrift"}}
-		if u.Name == "database-deployment" {
-			eu.UnitStatus = &confighub.UnitStatus{Status: "Ready", Drift: "Drifted", ActionResult: confighub.ResultRefreshAndDrifted}
+		eu := confighub.ExtendedUnit{Unit: &confighub.Unit{UnitID: uuid.New(), Slug: u.Name, HeadRevisionNum: 3, LiveRevisionNum: 3},
+			LiveRevision: &confighub.Revision{RevisionNum: 3, LiveAt: applied}}
+		refresh := confighub.UnitEvent{UnitID: eu.Unit.UnitID, Action: confighub.ActionRefresh, Status: confighub.StatusCompleted,
+			Result: confighub.ResultRefreshAndNoDrift, TerminatedAt: applied.Add(time.Minute)}
+		switch u.Name {
+		case "database-deployment":
+			refresh.Result = confighub.ResultRefreshAndDrifted
+		case "people-service-deployment":
+			refresh.TerminatedAt = applied.Add(-time.Minute)
+		case "namespace":
+			hub.units = append(hub.units, eu)
+			continue
 		}
-		list = append(list, eu)
+		hub.units = append(hub.units, eu)
+		hub.refreshes = append(hub.refreshes, refresh)
 	}
-	st, err := FetchConfigHub(context.Background(), fakeHub{list}, env.Space("traderx"))
+	st, err := FetchConfigHub(context.Background(), hub, env.Space("traderx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := runWith(t, Input{Env: env, Objects: objs, ConfigHub: st})
-	got := find(r, SuiteConfigHubSync, "live-synced", "unit/database-deployment")
-	if len(got) != 1 || got[0].Status != check.StatusFail || !strings.Contains(got[0].Message, "drifted from revision 3") {
-		t.Errorf("drifted unit: %+v", got)
+	tests := []struct {
+		unit   string
+		status check.Status
+		msg    string
+	}{
+		{"database-deployment", check.StatusFail, "changed outside ConfigHub (refreshed 2026-12-02T03:01:00Z)"},
+		{"people-service-deployment", check.StatusSkip, "older than the last apply"},
+		{"namespace", check.StatusSkip, "drift unknown: never refreshed (cub traderx status dev --refresh)"},
+		{"web-front-end-angular-deployment", check.StatusPass, "no drift at the last refresh (2026-12-02T03:01:00Z)"},
+	}
+	for _, tt := range tests {
+		got := find(r, SuiteConfigHubSync, "not-drifted", "unit/"+tt.unit)
+		if len(got) != 1 || got[0].Status != tt.status || !strings.Contains(got[0].Message, tt.msg) {
+			t.Errorf("%s: %+v, want %s %q", tt.unit, got, tt.status, tt.msg)
+		}
 	}
 	if r.Summary.Failed != 1 {
 		t.Errorf("%d failures, want 1:\n%s", r.Summary.Failed, bad(r))
