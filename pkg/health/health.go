@@ -36,6 +36,31 @@ const (
 	SuiteProbe        = "probe"
 )
 
+// Names of the pod checks whose failures waiting does not cure.
+const (
+	CheckPodsFailed    = "pods-failed"
+	CheckPodsCrashLoop = "pods-crashloop"
+	CheckPodsImagePull = "pods-image-pull"
+)
+
+// Persistent returns the failed checks of r that waiting does not cure:
+// failed pods, crash loops and image pulls that fail. ConfigHub's worker
+// never completes the apply of such a Deployment (it waits for readiness), so
+// an apply gate stops on them at once instead of waiting out its timeout.
+func Persistent(r *check.Report) []check.Check {
+	var out []check.Check
+	for _, c := range r.Checks {
+		if c.Status != check.StatusFail {
+			continue
+		}
+		switch c.Name {
+		case CheckPodsFailed, CheckPodsCrashLoop, CheckPodsImagePull:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Defaults of Options.
 const (
 	DefaultRestartThreshold = 3
@@ -61,6 +86,10 @@ type Options struct {
 	// colour instead of the one the Service selects (a blue-green switch
 	// validates the new colour before it takes traffic).
 	Colours map[string]string
+	// PodsSince, when set, leaves pods created before it out of the pod
+	// checks: judging a change, the pods it replaces (crash-looping ones, in
+	// a rollback) say nothing about it.
+	PodsSince time.Time
 }
 
 func (o Options) withDefaults(s *cluster.Snapshot) Options {
@@ -240,7 +269,7 @@ func (e *evaluator) pods(svc traderx.Service, d *appsv1.Deployment) {
 	var failed, crash, pull, oom, notReadyLong, notReadyNew, restarts []podProblem
 	ready := 0
 	for _, p := range pods {
-		if p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil || p.CreationTimestamp.Time.Before(e.o.PodsSince) {
 			continue
 		}
 		if p.Status.Phase == corev1.PodFailed {
@@ -275,11 +304,11 @@ func (e *evaluator) pods(svc traderx.Service, d *appsv1.Deployment) {
 		}
 	}
 	ns := d.Namespace
-	e.add(podCheck(svc.Name, "pods-failed", check.StatusFail, failed, "no failed pods",
+	e.add(podCheck(svc.Name, CheckPodsFailed, check.StatusFail, failed, "no failed pods",
 		fmt.Sprintf("kubectl -n %s describe pod %s", ns, first(failed))))
-	e.add(podCheck(svc.Name, "pods-crashloop", check.StatusFail, crash, "no crash-looping containers",
+	e.add(podCheck(svc.Name, CheckPodsCrashLoop, check.StatusFail, crash, "no crash-looping containers",
 		fmt.Sprintf("kubectl -n %s logs %s --previous; if a change caused it: cub traderx rollback %s", ns, first(crash), e.env.Name)))
-	e.add(podCheck(svc.Name, "pods-image-pull", check.StatusFail, pull, "images pulled",
+	e.add(podCheck(svc.Name, CheckPodsImagePull, check.StatusFail, pull, "images pulled",
 		"check the image tag exists in "+traderx.ImageRepository+" and the node can reach the registry"))
 	e.add(podCheck(svc.Name, "pods-oomkilled", check.StatusWarn, oom, "no OOMKilled containers",
 		"raise the memory limit of "+svc.Name+" in ConfigHub or find the leak"))

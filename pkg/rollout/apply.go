@@ -366,12 +366,20 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		}
 		log.Info(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
 	}
+	// The worker completes an apply only once its objects are ready, so a
+	// crash-looping Deployment never completes: a watchdog reads the tier's
+	// new pods meanwhile and stops the wait on a failure waiting cannot cure.
+	wctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	if sf, ok := r.Gate.(StuckFinder); ok && len(t.services) > 0 && len(todo) > 0 {
+		go r.watchStuck(wctx, sf, env, t, o, stop)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(t.units))
 	for _, i := range todo {
 		wg.Go(func() {
 			ur := &tr.Units[i]
-			rev, attempts, err := r.applyUnit(ctx, sp, env, t.units[i], o)
+			rev, attempts, err := r.applyUnit(wctx, sp, env, t.units[i], o)
 			ur.Attempts = attempts
 			if err != nil {
 				ur.Outcome, ur.Cause = UnitFailed, cause(err)
@@ -382,6 +390,22 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		})
 	}
 	wg.Wait()
+	var stuck *stuckError
+	if errors.As(context.Cause(wctx), &stuck) && ctx.Err() == nil {
+		var applied []string
+		for i := range tr.Units {
+			u := &tr.Units[i]
+			switch u.Outcome {
+			case UnitApplied:
+				applied = append(applied, u.Unit)
+			case UnitFailed:
+				u.Cause = "apply still in progress on the worker (it waits for readiness)"
+			}
+		}
+		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
+		te.Applied = applied
+		return tr, te
+	}
 	var applied, failed []string
 	var first error
 	firstIdx := -1
@@ -398,6 +422,17 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	}
 	if first != nil {
 		u := tr.Units[firstIdx]
+		var ip *inProgressError
+		if errors.As(first, &ip) && len(t.services) > 0 {
+			// Still Progressing: the cluster says why better than the worker.
+			if rep, gerr := r.Gate.Check(ctx, env, t.services); gerr == nil {
+				rep.Finalize()
+				te := r.gateFailure(env, t, o, rep)
+				te.Cause = ip.Error() + ": " + rep.Reason
+				te.Applied, te.Failed = applied, failed
+				return tr, te
+			}
+		}
 		return tr, &TierError{Env: env.Name, Tier: t.number, Services: t.services, Unit: u.Unit, Service: u.Service,
 			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
 	}
@@ -464,6 +499,12 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	for _, e := range before {
 		known[e.QueuedOperationID] = true
 	}
+	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil {
+		r.log().Info(fmt.Sprintf("tier %d: an apply of %s revision %d is already in progress (operation %s); waiting for it instead of queuing another",
+			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
+		op.UnitID, op.SpaceID = id, sp.SpaceID
+		return r.waitApplied(ctx, sp, p, op, o)
+	}
 	op, err := r.Hub.Apply(ctx, sp.SpaceID, id)
 	if errors.Is(err, confighub.ErrApplyOutcomeUnknown) {
 		evs, lerr := r.Hub.ListUnitEvents(ctx, sp.SpaceID, id, "")
@@ -483,12 +524,55 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	if err != nil {
 		return 0, err
 	}
+	return r.waitApplied(ctx, sp, p, op, o)
+}
+
+// waitApplied waits up to the timeout for an apply to complete. An apply
+// still Progressing then is not failed nor queued again: the worker keeps
+// waiting for readiness and retrying, and the caller says why it is stuck.
+func (r *Rollout) waitApplied(ctx context.Context, sp *confighub.Space, p planned, op *confighub.QueuedOperation, o ApplyOptions) (int64, error) {
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if _, err := r.Hub.WaitForOperation(wctx, sp.SpaceID, id, op); err != nil {
+	if _, err := r.Hub.WaitForOperation(wctx, sp.SpaceID, p.eu.Unit.UnitID, op); err != nil {
+		if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return op.RevisionNum, &inProgressError{unit: p.name, revision: op.RevisionNum, timeout: o.Timeout, err: err}
+		}
 		return op.RevisionNum, err
 	}
 	return op.RevisionNum, nil
+}
+
+// applyInProgress returns the unit's apply of revision rev that has no
+// terminal event yet, if any: waiting for it beats queuing a duplicate.
+func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOperation {
+	done := map[uuid.UUID]bool{}
+	for _, e := range evs {
+		if e.IsTerminal() {
+			done[e.QueuedOperationID] = true
+		}
+	}
+	for _, e := range evs {
+		if e.Action == confighub.ActionApply && e.RevisionNum == rev && !done[e.QueuedOperationID] {
+			return &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action, RevisionNum: e.RevisionNum}
+		}
+	}
+	return nil
+}
+
+// watchStuck polls the tier's pods created since the applies began and
+// cancels the waits with a *stuckError when one fails in a way waiting does
+// not cure. Read errors are left to the gate that follows.
+func (r *Rollout) watchStuck(ctx context.Context, sf StuckFinder, env traderx.Environment, t tierPlan, o ApplyOptions, stop context.CancelCauseFunc) {
+	// Creation times have whole seconds; a second of margin keeps the pods
+	// created in the same second as the apply.
+	since := r.clock().Now().Add(-time.Second).Truncate(time.Second)
+	for r.clock().Sleep(ctx, o.PollInterval) == nil {
+		checks, err := sf.Stuck(ctx, env, t.services, since)
+		if err == nil && len(checks) > 0 {
+			stop(&stuckError{checks: checks})
+			return
+		}
+	}
 }
 
 // gate polls the health of a tier's services until HEALTHY or DEGRADED, or
@@ -571,15 +655,24 @@ func settling(rep *check.Report) bool {
 	return false
 }
 
-func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) error {
+func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) *TierError {
 	var failing []check.Check
 	for _, c := range rep.Checks {
 		if c.Status == check.StatusFail {
 			failing = append(failing, c)
 		}
 	}
-	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Checks: failing, Resume: o.Resume,
-		Cause: fmt.Sprintf("not healthy after %s: %s", o.Timeout, rep.Reason)}
+	te := r.tierFailure(env, t, o, failing, fmt.Sprintf("not healthy after %s", o.Timeout))
+	if te.Unit == "" {
+		te.Cause = fmt.Sprintf("not healthy after %s: %s", o.Timeout, rep.Reason)
+	}
+	return te
+}
+
+// tierFailure is a tier's failure on failing checks, naming the unit behind
+// the first one that a unit of the tier owns.
+func (r *Rollout) tierFailure(env traderx.Environment, t tierPlan, o ApplyOptions, failing []check.Check, why string) *TierError {
+	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Checks: failing, Resume: o.Resume, Cause: why}
 	// Name the unit behind the first failing check: the unit whose object the
 	// check names, else the first unit of the service it names.
 	for _, c := range failing {
@@ -596,7 +689,7 @@ func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOption
 		}
 		if bySvc != nil {
 			te.Unit, te.Service = bySvc.name, bySvc.service
-			te.Cause = fmt.Sprintf("not healthy after %s: %s %s: %s", o.Timeout, c.Target, c.Name, c.Message)
+			te.Cause = fmt.Sprintf("%s: %s %s: %s", why, c.Target, c.Name, c.Message)
 			break
 		}
 	}

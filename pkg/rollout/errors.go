@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -116,7 +117,32 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // retryable reports whether repeating an apply may help: not for 4xx answers
 // (no target, gated, bad request) other than 409 and 429.
+// inProgressError is an apply still Progressing when the wait ran out.
+type inProgressError struct {
+	unit     string
+	revision int64
+	timeout  time.Duration
+	err      error
+}
+
+func (e *inProgressError) Error() string {
+	return fmt.Sprintf("apply of %s revision %d still in progress after %s (ConfigHub's worker completes it only once its objects are ready)",
+		e.unit, e.revision, e.timeout)
+}
+
+func (e *inProgressError) Unwrap() error { return e.err }
+
+// stuckError stops a tier's waits: pods of the change failed in a way
+// waiting does not cure.
+type stuckError struct{ checks []check.Check }
+
+func (e *stuckError) Error() string { return fmt.Sprintf("%d persistent pod failure(s)", len(e.checks)) }
+
 func retryable(err error) bool {
+	var ip *inProgressError
+	if errors.As(err, &ip) {
+		return false // queuing it again would only duplicate the worker's own retries
+	}
 	var ae *confighub.APIError
 	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
 		return ae.Status == http.StatusConflict || ae.Status == http.StatusTooManyRequests

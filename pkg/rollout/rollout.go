@@ -48,6 +48,15 @@ type Gate interface {
 	Check(ctx context.Context, env traderx.Environment, services []string) (*check.Report, error)
 }
 
+// StuckFinder is a Gate that can also tell, while an apply is in progress,
+// the failures of pods created since then that waiting does not cure (crash
+// loops, failed pods, image pulls). ConfigHub's worker completes an apply
+// only once its objects are ready, so without this an apply of a
+// crash-looping Deployment would wait out the whole timeout.
+type StuckFinder interface {
+	Stuck(ctx context.Context, env traderx.Environment, services []string, since time.Time) ([]check.Check, error)
+}
+
 // GateFunc adapts a function to Gate.
 type GateFunc func(ctx context.Context, env traderx.Environment, services []string) (*check.Report, error)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
@@ -139,4 +140,14 @@ type HealthGate struct {
 // Check implements rollout.Gate.
 func (h HealthGate) Check(ctx context.Context, env traderx.Environment, services []string) (*check.Report, error) {
 	return health.Run(ctx, h.Client, env, health.Options{Services: services})
+}
+
+// Stuck implements rollout.StuckFinder: the persistent failures of the
+// services' pods created since a change was applied.
+func (h HealthGate) Stuck(ctx context.Context, env traderx.Environment, services []string, since time.Time) ([]check.Check, error) {
+	rep, err := health.Run(ctx, h.Client, env, health.Options{Services: services, PodsSince: since})
+	if err != nil {
+		return nil, err
+	}
+	return health.Persistent(rep), nil
 }
