@@ -31,6 +31,8 @@ type Hub interface {
 	Apply(ctx context.Context, spaceID, unitID uuid.UUID) (*confighub.QueuedOperation, error)
 	WaitForOperation(ctx context.Context, spaceID, unitID uuid.UUID, op *confighub.QueuedOperation) (*confighub.UnitEvent, error)
 	ListUnitEvents(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.UnitEvent, error)
+	ListAllUnitEvents(ctx context.Context, where string) ([]confighub.UnitEvent, error)
+	RefreshUnits(ctx context.Context, where string, dryRun bool) ([]confighub.UnitActionResponse, error)
 	ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.ExtendedRevision, error)
 	ListTags(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedTag, error)
 	CreateTag(ctx context.Context, spaceID uuid.UUID, t confighub.Tag) (*confighub.Tag, error)
