@@ -43,7 +43,7 @@ func TestObjects(t *testing.T) {
 			if data(0)["prometheus.yml"] != string(ScrapeConfig()) {
 				t.Error("scrape ConfigMap does not hold prometheus.yml")
 			}
-			if got := sortedKeys(data(1)); !slices.Equal(got, []string{"application.yml", "availability.yml", "kubernetes.yml"}) {
+			if got := sortedKeys(data(1)); !slices.Equal(got, []string{"application.yml", "availability.yml", "kubernetes.yml", "slo.yml"}) {
 				t.Errorf("rules ConfigMap keys %v", got)
 			}
 			if data(2)["traderx-overview.json"] != string(Dashboard()) {
@@ -58,11 +58,13 @@ func TestObjects(t *testing.T) {
 				t.Errorf("PrometheusRule apiVersion %q", rule.GetAPIVersion())
 			}
 			groups := rule.Object["spec"].(map[string]any)["groups"].([]any)
-			if len(groups) != 3 {
-				t.Errorf("PrometheusRule has %d groups, want 3", len(groups))
+			// Three hand-written groups, and one SLO group per service.
+			if want := 3 + len(traderx.Services()); len(groups) != want {
+				t.Errorf("PrometheusRule has %d groups, want %d", len(groups), want)
 			}
-			if n := len(alerts(t)); n != 13 {
-				t.Errorf("%d alerts, want 13", n)
+			// 13 hand-written alerts, and four burn-rate alerts per service.
+			if n, want := len(alerts(t)), 13+4*len(traderx.Services()); n != want {
+				t.Errorf("%d alerts, want %d", n, want)
 			}
 
 			// Deterministic, and the objects are valid unstructured content.
@@ -104,7 +106,11 @@ func alerts(t *testing.T) []alert {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for _, g := range f.Groups {
-			out = append(out, g.Rules...)
+			for _, r := range g.Rules {
+				if r.Alert != "" { // not a recording rule
+					out = append(out, r)
+				}
+			}
 		}
 	}
 	return out
@@ -119,6 +125,7 @@ func TestAlertsAreComplete(t *testing.T) {
 		"TradeServiceDown", "ReferenceDataDown", "PositionServiceDown", "HighErrorRate", "HighLatency",
 		"HighMemoryUsage", "HighCPUUsage", "FrequentPodRestarts", "DeploymentReplicasMismatch",
 		"LowTradingVolume", "HighTradeRejectionRate", "ServiceProbeFailed", "ServiceProbeSlow",
+		"ErrorBudgetBurnPage", "ErrorBudgetBurnTicket",
 	}
 	byName := map[string]alert{}
 	for _, a := range alerts(t) {
@@ -130,7 +137,8 @@ func TestAlertsAreComplete(t *testing.T) {
 			t.Errorf("alert %s missing", name)
 			continue
 		}
-		if !slices.Contains([]string{"critical", "warning", "info"}, a.Labels["severity"]) {
+		// Burn-rate alerts page or ticket, as sloth's do; the others grade.
+		if !slices.Contains([]string{"critical", "warning", "info", "page", "ticket"}, a.Labels["severity"]) {
 			t.Errorf("%s: severity %q", name, a.Labels["severity"])
 		}
 		for _, k := range []string{"summary", "description", "runbook_url"} {
