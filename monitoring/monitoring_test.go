@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -215,6 +216,30 @@ func TestAlertsMatchTheModel(t *testing.T) {
 		}
 		if !strings.Contains(a.Expr, `app="`+name+`"`) {
 			t.Errorf("%s: no app=%q matcher for probes and scrapes", a.Alert, name)
+		}
+	}
+}
+
+// README.md documents every service's SLO tier and reason as the model has them.
+func TestReadmeTiersMatchTheModel(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range traderx.Services() {
+		row := fmt.Sprintf("| `%s` | %s | %s |\n", s.Name, s.SLO.Tier, s.SLO.TierReason)
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row %q", row)
+		}
+	}
+	for _, tier := range traderx.SLOTiers() {
+		var names []string
+		for _, s := range traderx.ServicesInSLOTier(tier) {
+			names = append(names, s.Name)
+		}
+		row := fmt.Sprintf("| %s | %s %% |", tier, tier.ObjectivePercent())
+		if !strings.Contains(string(readme), row) || !strings.Contains(string(readme), strings.Join(names, ", ")+" |\n") {
+			t.Errorf("README.md does not list tier %s (%s %%) with %s", tier, tier.ObjectivePercent(), strings.Join(names, ", "))
 		}
 	}
 }
