@@ -22,9 +22,6 @@ import (
 // withObjectives adds a row per SLO tier and a row of latency targets.
 func withObjectives(d *dashboard.DashboardBuilder) *dashboard.DashboardBuilder {
 	for _, tier := range traderx.SLOTiers() {
-		if len(traderx.ServicesInSLOTier(tier)) == 0 {
-			continue
-		}
 		d = d.WithRow(dashboard.NewRowBuilder(tierTitle(tier))).
 			WithPanel(budgetPanel(tier)).
 			WithPanel(objectivePanel(tier)).
