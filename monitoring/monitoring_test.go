@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -43,7 +44,7 @@ func TestObjects(t *testing.T) {
 			if data(0)["prometheus.yml"] != string(ScrapeConfig()) {
 				t.Error("scrape ConfigMap does not hold prometheus.yml")
 			}
-			if got := sortedKeys(data(1)); !slices.Equal(got, []string{"application.yml", "availability.yml", "kubernetes.yml"}) {
+			if got := sortedKeys(data(1)); !slices.Equal(got, []string{"application.yml", "availability.yml", "kubernetes.yml", "slo.yml"}) {
 				t.Errorf("rules ConfigMap keys %v", got)
 			}
 			if data(2)["traderx-overview.json"] != string(Dashboard()) {
@@ -58,11 +59,13 @@ func TestObjects(t *testing.T) {
 				t.Errorf("PrometheusRule apiVersion %q", rule.GetAPIVersion())
 			}
 			groups := rule.Object["spec"].(map[string]any)["groups"].([]any)
-			if len(groups) != 3 {
-				t.Errorf("PrometheusRule has %d groups, want 3", len(groups))
+			// Three hand-written groups, and one SLO group per service.
+			if want := 3 + len(traderx.Services()); len(groups) != want {
+				t.Errorf("PrometheusRule has %d groups, want %d", len(groups), want)
 			}
-			if n := len(alerts(t)); n != 13 {
-				t.Errorf("%d alerts, want 13", n)
+			// 13 hand-written alerts, and four burn-rate alerts per service.
+			if n, want := len(alerts(t)), 13+4*len(traderx.Services()); n != want {
+				t.Errorf("%d alerts, want %d", n, want)
 			}
 
 			// Deterministic, and the objects are valid unstructured content.
@@ -104,7 +107,11 @@ func alerts(t *testing.T) []alert {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for _, g := range f.Groups {
-			out = append(out, g.Rules...)
+			for _, r := range g.Rules {
+				if r.Alert != "" { // not a recording rule
+					out = append(out, r)
+				}
+			}
 		}
 	}
 	return out
@@ -119,6 +126,7 @@ func TestAlertsAreComplete(t *testing.T) {
 		"TradeServiceDown", "ReferenceDataDown", "PositionServiceDown", "HighErrorRate", "HighLatency",
 		"HighMemoryUsage", "HighCPUUsage", "FrequentPodRestarts", "DeploymentReplicasMismatch",
 		"LowTradingVolume", "HighTradeRejectionRate", "ServiceProbeFailed", "ServiceProbeSlow",
+		"ErrorBudgetBurnPage", "ErrorBudgetBurnTicket",
 	}
 	byName := map[string]alert{}
 	for _, a := range alerts(t) {
@@ -130,7 +138,8 @@ func TestAlertsAreComplete(t *testing.T) {
 			t.Errorf("alert %s missing", name)
 			continue
 		}
-		if !slices.Contains([]string{"critical", "warning", "info"}, a.Labels["severity"]) {
+		// Burn-rate alerts page or ticket, as sloth's do; the others grade.
+		if !slices.Contains([]string{"critical", "warning", "info", "page", "ticket"}, a.Labels["severity"]) {
 			t.Errorf("%s: severity %q", name, a.Labels["severity"])
 		}
 		for _, k := range []string{"summary", "description", "runbook_url"} {
@@ -207,6 +216,30 @@ func TestAlertsMatchTheModel(t *testing.T) {
 		}
 		if !strings.Contains(a.Expr, `app="`+name+`"`) {
 			t.Errorf("%s: no app=%q matcher for probes and scrapes", a.Alert, name)
+		}
+	}
+}
+
+// README.md documents every service's SLO tier and reason as the model has them.
+func TestReadmeTiersMatchTheModel(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range traderx.Services() {
+		row := fmt.Sprintf("| `%s` | %s | %s |\n", s.Name, s.SLO.Tier, s.SLO.TierReason)
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row %q", row)
+		}
+	}
+	for _, tier := range traderx.SLOTiers() {
+		var names []string
+		for _, s := range traderx.ServicesInSLOTier(tier) {
+			names = append(names, s.Name)
+		}
+		row := fmt.Sprintf("| %s | %s %% |", tier, tier.ObjectivePercent())
+		if !strings.Contains(string(readme), row) || !strings.Contains(string(readme), strings.Join(names, ", ")+" |\n") {
+			t.Errorf("README.md does not list tier %s (%s %%) with %s", tier, tier.ObjectivePercent(), strings.Join(names, ", "))
 		}
 	}
 }

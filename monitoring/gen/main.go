@@ -3,6 +3,7 @@
 //
 //	monitoring/prometheus/prometheus.yml
 //	monitoring/grafana/traderx-overview.json
+//	monitoring/prometheus/rules/slo.yml
 //
 // Run it from the repository root with `go run ./monitoring/gen`; tests fail
 // when the committed files differ from what it writes.
@@ -16,6 +17,7 @@ import (
 
 	"github.com/finos/traderx-plugins/monitoring/grafana"
 	"github.com/finos/traderx-plugins/monitoring/scrape"
+	"github.com/finos/traderx-plugins/monitoring/slo"
 )
 
 func main() {
@@ -36,9 +38,14 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
+	rules, err := slo.Rules()
+	if err != nil {
+		return err
+	}
 	for path, data := range map[string][]byte{
-		filepath.Join(dir, "prometheus", "prometheus.yml"): config,
-		filepath.Join(dir, "grafana", grafana.FileName):    dashboard,
+		filepath.Join(dir, "prometheus", "prometheus.yml"):      config,
+		filepath.Join(dir, "grafana", grafana.FileName):         dashboard,
+		filepath.Join(dir, "prometheus", "rules", slo.FileName): rules,
 	} {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)

@@ -116,11 +116,12 @@ func timeSeries(title, description, unit string, targets ...cog.Builder[variants
 
 // Dashboard returns the builder of the TraderX overview dashboard.
 func Dashboard() *dashboard.DashboardBuilder {
-	return dashboard.NewDashboardBuilder("TraderX overview").
+	return withObjectives(dashboard.NewDashboardBuilder("TraderX overview").
 		Uid(UID).
 		Description("Availability, traffic and resources of the TraderX services of one environment. "+
 			"Request, latency and error panels need Micrometer metrics, which the v1 images do not expose; "+
-			"availability, resources and restarts work on every image.").
+			"availability, resources, restarts and the availability objectives (error budgets and burn rates "+
+			"from blackbox probes) work on every image.").
 		Tags([]string{"traderx", "generated"}).
 		Refresh("30s").
 		Time("now-1h", "now").
@@ -170,7 +171,7 @@ func Dashboard() *dashboard.DashboardBuilder {
 			query("A", fmt.Sprintf(`sum by (pod) (rate(container_network_receive_bytes_total{%s, %s}[$__rate_interval]))`, env, pod), "{{pod}} rx"),
 			query("B", fmt.Sprintf(`-sum by (pod) (rate(container_network_transmit_bytes_total{%s, %s}[$__rate_interval]))`, env, pod), "{{pod}} tx"))).
 		WithRow(dashboard.NewRowBuilder("Health")).
-		WithPanel(healthTable())
+		WithPanel(healthTable()))
 }
 
 func serviceVariable() *dashboard.CustomVariableBuilder {

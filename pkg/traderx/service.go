@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ImageRepository is where FINOS publishes the v1 images.
@@ -131,6 +132,9 @@ type Service struct {
 	// Frontend services have no server-side dependencies but are useless until
 	// every backend answers, so they are applied after all of them.
 	Frontend bool
+	// SLO is the seed's availability tier and latency target of the service;
+	// alert rules, dashboard and docs are generated from it.
+	SLO SLO
 }
 
 // Image returns the service's image reference for a tag.
@@ -210,6 +214,8 @@ var services = []Service{
 		Resources:       smallResources,
 		Singleton:       true,
 		SingletonReason: "the H2 database keeps its data inside the pod, so a second replica would be a second, different database",
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "every booked trade, position and account lives in it; account-service, position-service and trade-processor fail without it"},
 	},
 	{
 		Name: "reference-data", Runtime: "Node.js, NestJS", Port: 18085, PortEnv: "REFERENCE_DATA_SERVICE_PORT",
@@ -219,6 +225,10 @@ var services = []Service{
 		Resources:  Resources{RequestCPU: "250m", RequestMemory: "256Mi", LimitCPU: "500m", LimitMemory: "512Mi"},
 		BlueGreen:  true,
 		Routes:     []Route{{Path: "/reference-data", StripPrefix: true}},
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "trade-service validates every order's ticker against it: while it is down every order is rejected",
+			LatencyP95: 50 * time.Millisecond, LatencyProbed: true,
+			LatencyNote: "the probe times GET /health, an in-process handler like GET /stocks: a lower bound, seen from the blackbox-exporter"},
 	},
 	{
 		Name: "trade-feed", Runtime: "Node.js, express + socket.io", Port: 18086, PortEnv: "TRADE_FEED_PORT",
@@ -226,12 +236,16 @@ var services = []Service{
 		Probes:     ProbeSet{Readiness: httpProbe("/", 18086), Liveness: httpProbe("/", 18086)},
 		Resources:  smallResources,
 		Routes:     []Route{{Path: "/socket.io/"}},
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "carries every order from trade-service to trade-processor and every update to the blotters: while it is down no order is booked or shown"},
 	},
 	{
 		Name: "people-service", Runtime: ".NET 9", Port: 18089, PortEnv: "ASPNETCORE_HTTP_PORTS",
 		Probes:    ProbeSet{Readiness: tcpProbe(18089), Liveness: tcpProbe(18089)},
 		Resources: smallResources,
 		Routes:    []Route{{Path: "/people-service", StripPrefix: true}},
+		SLO: SLO{Tier: SLOMedium,
+			TierReason: "only account-user administration looks people up; no order, booking or position needs it"},
 	},
 	{
 		Name: "account-service", Runtime: "Java, Spring Boot", Port: 18088, PortEnv: "ACCOUNT_SERVICE_PORT",
@@ -247,6 +261,8 @@ var services = []Service{
 		SecretEnv: databaseCredentials,
 		Resources: smallResources,
 		Routes:    []Route{{Path: "/account-service", StripPrefix: true}},
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "trade-service validates every order's account against it: while it is down every order is rejected"},
 	},
 	{
 		Name: "position-service", Runtime: "Java, Spring Boot", Port: 18090, PortEnv: "POSITION_SERVICE_PORT",
@@ -264,6 +280,10 @@ var services = []Service{
 		Resources: criticalResources,
 		BlueGreen: true,
 		Routes:    []Route{{Path: "/position-service", StripPrefix: true}},
+		SLO: SLO{Tier: SLOHigh,
+			TierReason: "serves positions and trade blotters; orders are still taken and booked while it is down",
+			LatencyP95: 100 * time.Millisecond, LatencyProbed: true,
+			LatencyNote: "the probe times GET /health/ready, which runs a database query as the position reads do: a lower bound"},
 	},
 	{
 		Name: "trade-processor", Runtime: "Java, Spring Boot", Port: 18091, PortEnv: "TRADE_PROCESSOR_SERVICE_PORT",
@@ -280,6 +300,8 @@ var services = []Service{
 		Resources:       smallResources,
 		Singleton:       true,
 		SingletonReason: "every trade-processor replica receives every trade from trade-feed, so a second replica books every trade twice",
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "books every order into trades and positions: while it is down orders are taken but never booked"},
 	},
 	{
 		Name: "trade-service", Runtime: "Java, Spring Boot", Port: 18092, PortEnv: "TRADING_SERVICE_PORT",
@@ -294,6 +316,11 @@ var services = []Service{
 		Resources: criticalResources,
 		BlueGreen: true,
 		Routes:    []Route{{Path: "/trade-service", StripPrefix: true}},
+		SLO: SLO{Tier: SLOCritical,
+			TierReason: "takes every order: while it is down nobody can trade",
+			LatencyP95: 200 * time.Millisecond,
+			LatencyNote: "not measurable on v1: the probe's GET / is a redirect to Swagger UI, nothing like POST /trade/ (which calls reference-data and account-service); " +
+				"the target needs Micrometer's http_server_requests_seconds_bucket{uri=\"/trade/\"}, which the v1 image does not emit"},
 	},
 	{
 		Name: "web-front-end-angular", Runtime: "Node 22, ng serve", Port: 18093, PortEnv: "WEB_SERVICE_PORT",
@@ -305,6 +332,10 @@ var services = []Service{
 		Resources: Resources{RequestCPU: "500m", RequestMemory: "768Mi", LimitCPU: "1000m", LimitMemory: "1536Mi"},
 		Routes:    []Route{{Path: "/"}},
 		Frontend:  true,
+		SLO: SLO{Tier: SLOHigh,
+			TierReason: "serves the traders' UI; pages already loaded call the backends directly, so an outage stops new sessions, not trading",
+			LatencyP95: 2 * time.Second, LatencyProbed: true,
+			LatencyNote: "the probe times GET / of the index page from inside the cluster; a browser's page load adds the bundles and the network: a lower bound"},
 	},
 }
 

@@ -3,6 +3,7 @@ package dashboardcheck
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/promql/promqltest"
 
 	"github.com/finos/traderx-plugins/monitoring/grafana"
+	"github.com/finos/traderx-plugins/monitoring/slo"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -108,6 +110,16 @@ func fixtures() string {
 		line(`container_network_receive_bytes_total{%s, container="", image="registry.k8s.io/pause:3.10", interface="eth0", id="/kubepods/p%d"} 0+15000x80`, cad, i)
 		line(`container_network_transmit_bytes_total{%s, container="", image="registry.k8s.io/pause:3.10", interface="eth0", id="/kubepods/p%d"} 0+7500x80`, cad, i)
 	}
+	// Series the SLO rules record, labelled as monitoring/slo labels them.
+	for _, s := range traderx.Services() {
+		labels := fmt.Sprintf(`namespace=%q, service=%q, tier=%q`, namespace, s.Name, s.SLO.Tier)
+		line(`%s{%s, slo=%q} 0.0001x80`, slo.ErrorRatio(traderx.SLOWindow), labels, slo.Name(s))
+		line(`%s{%s, slo=%q} 0.5x80`, slo.BurnRate1h, labels, slo.Name(s))
+		line(`%s{%s, slo=%q} 0.8x80`, slo.BudgetRemaining, labels, slo.Name(s))
+		if s.SLO.LatencyProbed {
+			line(`%s{%s, slo=%q} 0.02x80`, slo.LatencyP95, labels, slo.LatencyName(s))
+		}
+	}
 	mm := fmt.Sprintf(`job="traderx-pods", namespace=%q, app="trade-service", pod="trade-service-green-6d5f7c9b8d-x7q7z", container="trade-service", color="green", uri="/trade/", method="POST"`, namespace)
 	line(`http_server_requests_seconds_count{%s, status="200", outcome="SUCCESS", exception="None"} 0+40x80`, mm)
 	line(`http_server_requests_seconds_count{%s, status="500", outcome="SERVER_ERROR", exception="RuntimeException"} 0+1x80`, mm)
@@ -148,9 +160,11 @@ func TestEveryPanelReturnsData(t *testing.T) {
 				t.Fatalf("no data\n  query: %s", expr)
 			}
 			for _, s := range vec {
-				if app := s.Metric.Get("app"); app != "" {
-					if _, err := traderx.LookupService(app); err != nil {
-						t.Errorf("result has app=%q, not a service of the model\n  query: %s", app, expr)
+				for _, label := range []string{"app", "service"} {
+					if name := s.Metric.Get(label); name != "" {
+						if _, err := traderx.LookupService(name); err != nil {
+							t.Errorf("result has %s=%q, not a service of the model\n  query: %s", label, name, expr)
+						}
 					}
 				}
 			}
@@ -159,9 +173,27 @@ func TestEveryPanelReturnsData(t *testing.T) {
 	}
 }
 
-// checkCoverage asserts per-service panels cover every service of the model.
+// tierMatcher finds the SLO tier a query is about.
+var tierMatcher = regexp.MustCompile(`tier="([a-z]+)"`)
+
+// checkCoverage asserts per-service panels cover every service of the model,
+// and per-tier panels every service of their tier.
 func checkCoverage(t *testing.T, q grafana.Query, vec promql.Vector, expr string) {
 	t.Helper()
+	if m := tierMatcher.FindStringSubmatch(expr); m != nil {
+		seen := map[string]bool{}
+		for _, s := range vec {
+			seen[s.Metric.Get("service")] = true
+		}
+		for _, s := range traderx.ServicesInSLOTier(traderx.SLOTier(m[1])) {
+			if !seen[s.Name] {
+				t.Errorf("%s %s: no series for %s\n  query: %s", q.Where, q.RefID, s.Name, expr)
+			}
+		}
+		if len(seen) != len(traderx.ServicesInSLOTier(traderx.SLOTier(m[1]))) {
+			t.Errorf("%s %s: series of %v, want the %s tier only\n  query: %s", q.Where, q.RefID, seen, m[1], expr)
+		}
+	}
 	byApp := strings.Contains(expr, "by (app)") && !strings.Contains(expr, "http_server_requests")
 	if !byApp {
 		return

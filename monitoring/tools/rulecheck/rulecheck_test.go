@@ -165,3 +165,25 @@ func TestDuplicateRuleFailsLint(t *testing.T) {
 		t.Fatalf("exit %d, want 3 (lint error)", code)
 	}
 }
+
+// The burn-rate tests pin exact firing times: a page alert generated with the
+// 6h window's burn rate on the 1h window (6× instead of 14.4×) fires one probe
+// too early, at the first failure of the 30 s outage, and fails them.
+func TestWrongBurnRateFailsItsUnitTests(t *testing.T) {
+	dir := copyPrometheus(t)
+	edit(t, filepath.Join(dir, "rules", "slo.yml"),
+		"(slo:sli_error:ratio_rate5m{slo=\"trade-service-availability\"} > (14.4 * 0.0005))\n"+
+			"          and\n"+
+			"          (slo:sli_error:ratio_rate1h{slo=\"trade-service-availability\"} > (14.4 * 0.0005))",
+		"(slo:sli_error:ratio_rate5m{slo=\"trade-service-availability\"} > (6 * 0.0005))\n"+
+			"          and\n"+
+			"          (slo:sli_error:ratio_rate1h{slo=\"trade-service-availability\"} > (6 * 0.0005))")
+	code, out := run(t, dir, "test", "rules", "tests/slo_page_test.yml")
+	t.Logf("promtool test rules (wrong burn rate): exit %d\n%s", code, out)
+	if code == 0 {
+		t.Fatal("promtool test rules passed with a wrong burn rate")
+	}
+	if !strings.Contains(out, "ErrorBudgetBurnPage") || !strings.Contains(out, "time: 6h") {
+		t.Errorf("output does not name the alert firing early at 6h")
+	}
+}
