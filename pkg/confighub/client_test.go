@@ -472,10 +472,11 @@ func TestWaitSuperseded(t *testing.T) {
 		t.Errorf("op2: %v", err)
 	}
 	// An operation the server never heard of times out with a clear error.
-	ctx, cancel := context.WithTimeout(e.ctx, 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
 	defer cancel()
-	_, err = e.c.WaitForOperation(ctx, sp.SpaceID, u.UnitID, &confighub.QueuedOperation{QueuedOperationID: uuid.New(), Action: "Apply"})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no event yet") {
+	unknown := uuid.New()
+	_, err = e.c.WaitForOperation(ctx, sp.SpaceID, u.UnitID, &confighub.QueuedOperation{QueuedOperationID: unknown, Action: "Apply"})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), unknown.String()) {
 		t.Errorf("unknown op: %v", err)
 	}
 }

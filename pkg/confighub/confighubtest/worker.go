@@ -265,18 +265,8 @@ func (w *Worker) connect(ctx context.Context, kubeContexts []string) error {
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
-	// The stream lives on w.ctx; ctx bounds only the wait for the answer.
-	got := make(chan struct{})
-	stopWait := context.AfterFunc(ctx, func() {
-		select {
-		case <-got:
-		default:
-			w.cancel()
-		}
-	})
+	// The stream lives on w.ctx, which ends with ctx or Stop.
 	resp, err = w.hc.Do(req)
-	close(got)
-	stopWait()
 	if err != nil {
 		return fmt.Errorf("opening the event stream: %w", err)
 	}
@@ -511,9 +501,9 @@ func (w *Worker) apply(op *operation) {
 	if !pause(op, w.cfg.opDelay) {
 		return
 	}
-	f := w.faultOf(p.UnitSlug)
-	if f.applyErr != nil {
-		fail(confighub.ResultApplyFailed, f.applyErr)
+	injected, disconnect := w.takeApplyFault(p.UnitSlug)
+	if injected != nil {
+		fail(confighub.ResultApplyFailed, injected)
 		return
 	}
 	live, err := w.b.Apply(op.ctx, params, p.Data, p.DryRun)
@@ -524,7 +514,7 @@ func (w *Worker) apply(op *operation) {
 		fail(confighub.ResultApplyFailed, err)
 		return
 	}
-	if f.disconnect {
+	if disconnect {
 		w.cfg.log.Warn("confighubtest: injected fault: worker disconnects mid-apply", "worker", w.Slug, "unit", p.UnitSlug)
 		go w.Stop() // Stop waits for this goroutine
 		return
@@ -537,7 +527,7 @@ func (w *Worker) apply(op *operation) {
 	for {
 		w.report(op, confighub.StatusProgressing, confighub.ResultNone, "Waiting for the applied resources...", nil)
 		var statuses map[string]confighub.ResourceStatus
-		if w.faultOf(p.UnitSlug).neverReady {
+		if w.neverReady(p.UnitSlug) {
 			err = fmt.Errorf("%w (injected fault: never ready)", ErrWaitTimeout)
 		} else {
 			statuses, err = w.b.WaitReady(op.ctx, params, p.Data)

@@ -35,24 +35,31 @@ type unitFault struct {
 	disconnect bool
 }
 
-// faultOf returns the faults of a unit for one operation, consuming a
-// counted apply failure.
-func (w *Worker) faultOf(unitSlug string) unitFault {
+// takeApplyFault returns the faults of one apply of a unit, consuming a
+// counted failure and the one-off disconnect.
+func (w *Worker) takeApplyFault(unitSlug string) (applyErr error, disconnect bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := w.fault[unitSlug]
 	if f == nil {
-		return unitFault{}
+		return nil, false
 	}
-	out := *f
+	applyErr, disconnect = f.applyErr, f.disconnect
 	if f.applyErr != nil && f.applyLeft > 0 {
 		f.applyLeft--
 		if f.applyLeft == 0 {
 			f.applyErr = nil
 		}
 	}
-	f.disconnect = false // a disconnect happens once
-	return out
+	f.disconnect = false
+	return applyErr, disconnect
+}
+
+func (w *Worker) neverReady(unitSlug string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := w.fault[unitSlug]
+	return f != nil && f.neverReady
 }
 
 func (w *Worker) setFault(unitSlug string, set func(*unitFault)) {

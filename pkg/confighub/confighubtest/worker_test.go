@@ -543,7 +543,7 @@ func TestNewerApplyOverridesWaitingApply(t *testing.T) {
 		}
 		return false
 	})
-	f.w.SetNeverReady("probe", false)
+	// op2 fails before any wait, so op1 cannot finish unless overridden.
 	f.w.FailApplies("probe", "quota exceeded", 1)
 	op2, err := f.c.Apply(f.ctx, f.sp.SpaceID, u.UnitID)
 	if err != nil {
@@ -560,6 +560,7 @@ func TestNewerApplyOverridesWaitingApply(t *testing.T) {
 		t.Fatalf("op2 = %+v, %v", ev2, err)
 	}
 	// The injected failure was consumed: a third apply completes.
+	f.w.SetNeverReady("probe", false)
 	op3, _ := f.c.Apply(f.ctx, f.sp.SpaceID, u.UnitID)
 	if _, err := f.c.WaitForOperation(f.ctx, f.sp.SpaceID, u.UnitID, op3); err != nil {
 		t.Fatal(err)
