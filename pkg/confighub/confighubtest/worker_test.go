@@ -1,7 +1,10 @@
 package confighubtest
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -590,4 +593,130 @@ func TestServerCloseDropsWorker(t *testing.T) {
 		t.Error("Err() should say the stream ended")
 	}
 	w.Stop()
+}
+
+// TestStreamWireFormat speaks the worker protocol by hand, pinning the
+// shapes the SDK worker reads and writes (bridge-worker/lib/client.go).
+func TestStreamWireFormat(t *testing.T) {
+	srv := NewServer(WithHeartbeatInterval(10 * time.Millisecond))
+	defer srv.Close()
+	c := rawClient{t, srv}
+	sid := c.ok("POST", "/api/space", map[string]any{"Slug": "s1"})["SpaceID"].(string)
+	bw := c.ok("POST", "/api/space/"+sid+"/bridge_worker", map[string]any{"Slug": "w1"})
+	hasKeys(t, "BridgeWorker", bw, "BridgeWorkerID", "Slug", "SpaceID", "Secret", "Condition", "Version", "CreatedAt")
+	wid, secret := bw["BridgeWorkerID"].(string), bw["Secret"].(string)
+
+	info := `{"BridgeWorkerInfo":{"SupportedConfigTypes":[{"ToolchainType":"Kubernetes/YAML","ProviderType":"Kubernetes",` +
+		`"AvailableTargets":[{"Name":"w1-kind","Params":{"KubeContext":"kind","WaitTimeout":"2m0s"}}]}]},"FunctionWorkerInfo":{}}`
+	if r := c.do("POST", "/api/bridge_worker/"+wid+"/stream", srv.Token, []byte(info), "application/json"); r.status != http.StatusUnauthorized {
+		t.Fatalf("stream with the user token: %d", r.status)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/api/bridge_worker/"+wid+"/stream", strings.NewReader(info))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %v", resp.StatusCode, resp.Header)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReader(resp.Body)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- l
+		}
+	}()
+	next := func(event string) map[string]any {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case l := <-lines:
+				data, ok := strings.CutPrefix(l, "data: ")
+				if !ok {
+					continue
+				}
+				var m map[string]any
+				if err := json.Unmarshal([]byte(data), &m); err != nil {
+					t.Fatalf("not JSON: %q", l)
+				}
+				if m["Event"] == event {
+					return m["Data"].(map[string]any)
+				}
+			case <-timeout:
+				t.Fatalf("no %s on the stream", event)
+			}
+		}
+	}
+	hb := next("WorkerEvent")
+	if hb["Action"] != "Heartbeat" || hb["Payload"].(map[string]any)["Timestamp"].(float64) <= 0 {
+		t.Errorf("heartbeat = %v", hb)
+	}
+
+	tgs := c.do("GET", "/api/space/"+sid+"/target", srv.Token, nil, "").list(t)
+	if len(tgs) != 1 {
+		t.Fatalf("advertised targets = %v", tgs)
+	}
+	tg := tgs[0]["Target"].(map[string]any)
+	data := []byte(cmData)
+	u := c.ok("POST", "/api/space/"+sid+"/unit", map[string]any{"Slug": "probe", "ToolchainType": "Kubernetes/YAML",
+		"Data": data, "TargetID": tg["TargetID"]})
+	unitPath := "/api/space/" + sid + "/unit/" + u["UnitID"].(string)
+	op := c.ok("POST", unitPath+"/apply?dry_run=false", nil)
+	ev := next("BridgeWorkerEvent")
+	p := ev["Payload"].(map[string]any)
+	if ev["Action"] != "Apply" || p["QueuedOperationID"] != op["QueuedOperationID"] || p["UnitSlug"] != "probe" ||
+		p["UnitID"] != u["UnitID"] || p["SpaceID"] != sid || p["RevisionNum"].(float64) != 1 || p["DryRun"] != false ||
+		p["ToolchainType"] != "Kubernetes/YAML" || p["ProviderType"] != "Kubernetes" {
+		t.Errorf("apply event = %v", ev)
+	}
+	if p["Data"] != base64.StdEncoding.EncodeToString(data) ||
+		p["TargetParams"] != base64.StdEncoding.EncodeToString([]byte(`{"KubeContext":"kind","WaitTimeout":"2m0s"}`)) {
+		t.Errorf("Data/TargetParams are not base64 of the unit data and target parameters: %v", p)
+	}
+
+	result := map[string]any{"QueuedOperationID": op["QueuedOperationID"], "UnitID": u["UnitID"], "SpaceID": sid, "RevisionNum": 1,
+		"Action": "Apply", "Status": "Completed", "Result": "ApplyCompleted", "Message": "done",
+		"StartedAt": time.Now().UTC(), "LiveState": base64.StdEncoding.EncodeToString([]byte("live"))}
+	if r := c.do("POST", "/api/bridge_worker/"+wid+"/action_result", srv.Token, result, "application/json"); r.status != http.StatusUnauthorized {
+		t.Errorf("action_result with the user token: %d", r.status)
+	}
+	if r := c.do("POST", "/api/bridge_worker/"+wid+"/action_result", secret, result, "application/json"); r.status != 200 {
+		t.Fatalf("action_result: %d %s", r.status, r.body)
+	}
+	if r := c.do("POST", "/api/bridge_worker/"+wid+"/action_result", secret, result, "application/json"); r.status != http.StatusConflict {
+		t.Errorf("a second terminal result for the same operation: %d %s", r.status, r.body)
+	}
+	got := c.ok("GET", unitPath, nil)["Unit"].(map[string]any)
+	if got["LiveRevisionNum"].(float64) != 1 || got["LiveState"] != base64.StdEncoding.EncodeToString([]byte("live")) {
+		t.Errorf("unit after the result = %v", got)
+	}
+
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w := c.ok("GET", "/api/space/"+sid+"/bridge_worker/"+wid, nil)["BridgeWorker"].(map[string]any)
+		if w["Condition"] == "Disconnected" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker still %v after its stream closed", w["Condition"])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := c.do("GET", "/api/space/"+sid+"/bridge_worker/"+wid+"/status", srv.Token, nil, "").list(t)
+	var seq []string
+	for _, s := range st {
+		seq = append(seq, s["Status"].(string))
+	}
+	if strings.Join(seq, ",") != "Connected,ActionSent,ActionResultReceived,Disconnected" {
+		t.Errorf("statuses = %v", seq)
+	}
 }
