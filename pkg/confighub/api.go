@@ -597,7 +597,9 @@ func (c *Client) ListTargets(ctx context.Context, spaceID uuid.UUID, where strin
 	return out, c.get(ctx, spacePath(spaceID)+"/target", q, &out)
 }
 
-// CreateTarget creates a target (retry-safe: looked up by slug before any retry).
+// CreateTarget creates a target by hand (retry-safe: looked up by slug
+// before any retry). A target belongs to a bridge worker: BridgeWorkerID is
+// required, and a running worker advertises its own targets anyway.
 func (c *Client) CreateTarget(ctx context.Context, spaceID uuid.UUID, t Target) (*Target, error) {
 	body := Target{Slug: t.Slug, DisplayName: t.DisplayName, ToolchainType: t.ToolchainType, ProviderType: t.ProviderType,
 		Parameters: t.Parameters, Labels: t.Labels, BridgeWorkerID: t.BridgeWorkerID}
