@@ -720,3 +720,26 @@ func TestStreamWireFormat(t *testing.T) {
 		t.Errorf("statuses = %v", seq)
 	}
 }
+
+func TestApplyAtRevision(t *testing.T) {
+	f := newFixture(t, &testBackend{ready: true})
+	u := f.unit("probe")
+	if _, err := f.c.PatchUnit(f.ctx, f.sp.SpaceID, u.UnitID, map[string]any{"Data": []byte(cmData + "  k2: v2\n")}, confighub.UnitUpdateParams{}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := f.c.ApplyWith(f.ctx, f.sp.SpaceID, u.UnitID, confighub.ActionOptions{Revision: "1"})
+	if err != nil || op.RevisionNum != 1 {
+		t.Fatalf("apply at revision 1: %+v, %v", op, err)
+	}
+	if _, err := f.c.WaitForOperation(f.ctx, f.sp.SpaceID, u.UnitID, op); err != nil {
+		t.Fatal(err)
+	}
+	eu := f.get(u)
+	if eu.Unit.HeadRevisionNum != 2 || eu.Unit.LiveRevisionNum != 1 || eu.Unit.LastAppliedRevisionNum != 1 ||
+		string(eu.Unit.LiveState) != "live:\n"+cmData {
+		t.Errorf("after apply at revision 1: %+v", eu.Unit)
+	}
+	if _, err := f.c.ApplyWith(f.ctx, f.sp.SpaceID, u.UnitID, confighub.ActionOptions{Revision: "7"}); err == nil {
+		t.Error("apply of a revision that does not exist was accepted")
+	}
+}
