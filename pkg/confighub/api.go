@@ -409,18 +409,46 @@ func (c *Client) SetTarget(ctx context.Context, spaceID, unitID, targetID uuid.U
 // use WaitForOperation. The POST is retried only when the server surely did
 // not receive it; otherwise the error wraps ErrApplyOutcomeUnknown.
 func (c *Client) Apply(ctx context.Context, spaceID, unitID uuid.UUID) (*QueuedOperation, error) {
-	return c.action(ctx, spaceID, unitID, "apply")
+	return c.action(ctx, spaceID, unitID, "apply", ActionOptions{})
 }
 
-// RefreshUnit queues a refresh (drift detection).
+// ApplyWith queues an apply with options: a revision other than head
+// (newer servers) or a dry run, which the worker validates without changing
+// anything live.
+func (c *Client) ApplyWith(ctx context.Context, spaceID, unitID uuid.UUID, o ActionOptions) (*QueuedOperation, error) {
+	return c.action(ctx, spaceID, unitID, "apply", o)
+}
+
+// RefreshUnit queues a refresh (drift detection). Unless it is a dry run, a
+// refresh that finds drift adopts the live values into a new head revision.
 func (c *Client) RefreshUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*QueuedOperation, error) {
-	return c.action(ctx, spaceID, unitID, "refresh")
+	return c.action(ctx, spaceID, unitID, "refresh", ActionOptions{})
 }
 
-func (c *Client) action(ctx context.Context, spaceID, unitID uuid.UUID, verb string) (*QueuedOperation, error) {
+// RefreshWith queues a refresh with options; with DryRun only the unit's
+// LiveState and LiveData are updated, never its Data.
+func (c *Client) RefreshWith(ctx context.Context, spaceID, unitID uuid.UUID, o ActionOptions) (*QueuedOperation, error) {
+	if o.Revision != "" {
+		return nil, errors.New("ConfigHub: refresh takes no revision")
+	}
+	return c.action(ctx, spaceID, unitID, "refresh", o)
+}
+
+func (o ActionOptions) query() url.Values {
+	q := url.Values{}
+	if o.Revision != "" {
+		q.Set("revision", o.Revision)
+	}
+	if o.DryRun {
+		q.Set("dry_run", "true")
+	}
+	return q
+}
+
+func (c *Client) action(ctx context.Context, spaceID, unitID uuid.UUID, verb string, o ActionOptions) (*QueuedOperation, error) {
 	var op QueuedOperation
 	path := unitPath(spaceID, unitID) + "/" + verb
-	_, err := c.call(ctx, request{method: http.MethodPost, path: path, mode: retryUnsentOnly}, nil, &op)
+	_, err := c.call(ctx, request{method: http.MethodPost, path: path, query: o.query(), mode: retryUnsentOnly}, nil, &op)
 	if err != nil {
 		var te *TransportError
 		var ae *APIError
@@ -557,7 +585,9 @@ func (c *Client) ListTargets(ctx context.Context, spaceID uuid.UUID, where strin
 	return out, c.get(ctx, spacePath(spaceID)+"/target", q, &out)
 }
 
-// CreateTarget creates a target (retry-safe: looked up by slug before any retry).
+// CreateTarget creates a target by hand (retry-safe: looked up by slug
+// before any retry). A target belongs to a bridge worker: BridgeWorkerID is
+// required, and a running worker advertises its own targets anyway.
 func (c *Client) CreateTarget(ctx context.Context, spaceID uuid.UUID, t Target) (*Target, error) {
 	body := Target{Slug: t.Slug, DisplayName: t.DisplayName, ToolchainType: t.ToolchainType, ProviderType: t.ProviderType,
 		Parameters: t.Parameters, Labels: t.Labels, BridgeWorkerID: t.BridgeWorkerID}
@@ -572,6 +602,57 @@ func (c *Client) CreateTarget(ctx context.Context, spaceID uuid.UUID, t Target) 
 		foundBySlug(t.Slug, &out, func(ctx context.Context, where string) ([]ExtendedTarget, error) {
 			return c.ListTargets(ctx, spaceID, where)
 		}, func(e ExtendedTarget) *Target { return e.Target }, func(t *Target) string { return t.Slug }))
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ---- bridge workers ----
+
+func workerPath(spaceID, workerID uuid.UUID) string {
+	return spacePath(spaceID) + "/bridge_worker/" + workerID.String()
+}
+
+// ListBridgeWorkers lists a space's workers matching where ("" = all).
+func (c *Client) ListBridgeWorkers(ctx context.Context, spaceID uuid.UUID, where string) ([]ExtendedBridgeWorker, error) {
+	q, err := listQuery(where)
+	if err != nil {
+		return nil, err
+	}
+	var out []ExtendedBridgeWorker
+	return out, c.get(ctx, spacePath(spaceID)+"/bridge_worker", q, &out)
+}
+
+// GetBridgeWorker fetches a worker by ID.
+func (c *Client) GetBridgeWorker(ctx context.Context, spaceID, workerID uuid.UUID) (*ExtendedBridgeWorker, error) {
+	var out ExtendedBridgeWorker
+	if err := c.get(ctx, workerPath(spaceID, workerID), nil, &out); err != nil {
+		return nil, err
+	}
+	if out.BridgeWorker == nil {
+		return nil, notFound(http.MethodGet, workerPath(spaceID, workerID), "bridge worker "+workerID.String()+" not found")
+	}
+	return &out, nil
+}
+
+// ListBridgeWorkerStatuses returns a worker's connection history
+// (Connected, Disconnected, ActionSent, ActionResultReceived records).
+func (c *Client) ListBridgeWorkerStatuses(ctx context.Context, spaceID, workerID uuid.UUID) ([]BridgeWorkerStatus, error) {
+	var out []BridgeWorkerStatus
+	return out, c.get(ctx, workerPath(spaceID, workerID)+"/status", nil, &out)
+}
+
+// CreateBridgeWorker registers a worker in a space, as `cub worker create`
+// does; the answer carries the Secret the worker program authenticates with.
+// Retry-safe: looked up by slug before any retry.
+func (c *Client) CreateBridgeWorker(ctx context.Context, spaceID uuid.UUID, w BridgeWorker) (*BridgeWorker, error) {
+	body := BridgeWorker{Slug: w.Slug, DisplayName: w.DisplayName, Labels: w.Labels, Annotations: w.Annotations}
+	var out BridgeWorker
+	err := c.createOnce(ctx, request{method: http.MethodPost, path: spacePath(spaceID) + "/bridge_worker"}, body, &out,
+		foundBySlug(w.Slug, &out, func(ctx context.Context, where string) ([]ExtendedBridgeWorker, error) {
+			return c.ListBridgeWorkers(ctx, spaceID, where)
+		}, func(e ExtendedBridgeWorker) *BridgeWorker { return e.BridgeWorker }, func(w *BridgeWorker) string { return w.Slug }))
 	if err != nil {
 		return nil, err
 	}

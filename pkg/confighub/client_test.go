@@ -36,10 +36,12 @@ func fastRetry() confighub.RetryPolicy {
 }
 
 type env struct {
-	t   *testing.T
-	srv *confighubtest.Server
-	c   *confighub.Client
-	ctx context.Context
+	t     *testing.T
+	srv   *confighubtest.Server
+	c     *confighub.Client
+	ctx   context.Context
+	w     *confighubtest.Worker // started by target
+	wopts []confighubtest.WorkerOption
 }
 
 func newEnv(t *testing.T, opts ...confighubtest.Option) *env {
@@ -76,13 +78,22 @@ func (e *env) unit(sp *confighub.Space, slug, data string) *confighub.Unit {
 	return u
 }
 
+// target starts a worker in the space, as `cub worker create` plus `cub
+// worker run` would, and returns the target it advertises.
 func (e *env) target(sp *confighub.Space) *confighub.Target {
 	e.t.Helper()
-	tg, err := e.c.CreateTarget(e.ctx, sp.SpaceID, confighub.Target{Slug: "local", Parameters: `{"KubeNamespace":"traderx"}`})
+	opts := append([]confighubtest.WorkerOption{confighubtest.WithRetryBackoff(5*time.Millisecond, 20*time.Millisecond)}, e.wopts...)
+	w, err := e.srv.StartWorker(e.ctx, sp.Slug, sp.Slug+"-worker", []string{"kwok"}, confighubtest.NoopBackend{}, opts...)
 	if err != nil {
-		e.t.Fatalf("CreateTarget: %v", err)
+		e.t.Fatalf("StartWorker: %v", err)
 	}
-	return tg
+	e.t.Cleanup(w.Stop)
+	e.w = w
+	list, err := e.c.ListTargets(e.ctx, sp.SpaceID, confighub.Where().Eq("BridgeWorkerID", w.ID).String())
+	if err != nil || len(list) != 1 {
+		e.t.Fatalf("the worker's targets: %+v, %v", list, err)
+	}
+	return list[0].Target
 }
 
 func (e *env) revisions(sp *confighub.Space, u *confighub.Unit) []confighub.ExtendedRevision {
@@ -352,21 +363,23 @@ func TestCloneAndUpgrade(t *testing.T) {
 }
 
 func TestApplyWaitAndLiveState(t *testing.T) {
-	e := newEnv(t, confighubtest.WithWorkerDelay(30*time.Millisecond))
+	e := newEnv(t)
+	e.wopts = []confighubtest.WorkerOption{confighubtest.WithOperationDelay(30 * time.Millisecond)}
 	sp := e.space("traderx-dev")
 	u := e.unit(sp, "trade-service-deployment", deployV1)
 
 	_, err := e.c.Apply(e.ctx, sp.SpaceID, u.UnitID)
 	var ae *confighub.APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity || !strings.Contains(ae.Message, "no target") {
-		t.Fatalf("apply without target: want 422 no target, got %v", err)
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnprocessableEntity || !strings.Contains(ae.Message, "Bridge worker unavailable") ||
+		!strings.Contains(ae.Message, "no target") {
+		t.Fatalf("apply without target: want 422 Bridge worker unavailable, no target; got %v", err)
 	}
 	tg := e.target(sp)
 	if _, err := e.c.SetTarget(e.ctx, sp.SpaceID, u.UnitID, tg.TargetID); err != nil {
 		t.Fatal(err)
 	}
 	targets, err := e.c.ListTargets(e.ctx, sp.SpaceID, "")
-	if err != nil || len(targets) != 1 || targets[0].Target.Slug != "local" {
+	if err != nil || len(targets) != 1 || targets[0].Target.Slug != "traderx-dev-worker-kwok" {
 		t.Fatalf("ListTargets = %+v, %v", targets, err)
 	}
 
@@ -393,7 +406,7 @@ func TestApplyWaitAndLiveState(t *testing.T) {
 		t.Errorf("live state = %q, %v", live, err)
 	}
 	evs, err := e.c.ListUnitEvents(e.ctx, sp.SpaceID, u.UnitID, "QueuedOperationID = '"+op.QueuedOperationID.String()+"'")
-	if err != nil || len(evs) != 2 || evs[0].Status != confighub.StatusProgressing {
+	if err != nil || len(evs) < 2 || evs[0].Status != confighub.StatusProgressing || !evs[len(evs)-1].IsTerminal() {
 		t.Errorf("events = %+v, %v", evs, err)
 	}
 	r1, _ := e.c.GetRevisionByNum(e.ctx, sp.SpaceID, u.UnitID, 1)
@@ -405,7 +418,7 @@ func TestApplyWaitAndLiveState(t *testing.T) {
 	if _, err := e.c.PatchUnit(e.ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": []byte(deployV1 + "# v2\n")}, confighub.UnitUpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.FailApplies("trade-service-deployment", "ImagePullBackOff: image not found", 1)
+	e.w.FailApplies("trade-service-deployment", "ImagePullBackOff: image not found", 1)
 	op, err = e.c.Apply(e.ctx, sp.SpaceID, u.UnitID)
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +429,7 @@ func TestApplyWaitAndLiveState(t *testing.T) {
 		t.Fatalf("want operation failure with the message, got %v (event %+v)", err, ev)
 	}
 	eu, _ = e.c.GetUnit(e.ctx, sp.SpaceID, u.UnitID)
-	if eu.Unit.LiveRevisionNum != 1 || eu.Unit.LastAppliedRevisionNum != 2 || eu.UnitStatus.Status != "Error" {
+	if eu.Unit.LiveRevisionNum != 1 || eu.Unit.LastAppliedRevisionNum != 2 || eu.UnitStatus.Status != confighub.StatusFailed {
 		t.Errorf("after failed apply: live=%d lastApplied=%d status=%+v", eu.Unit.LiveRevisionNum, eu.Unit.LastAppliedRevisionNum, eu.UnitStatus)
 	}
 	// The failure was consumed: the retry succeeds and shifts Previous <- Live.
@@ -437,7 +450,8 @@ func TestApplyWaitAndLiveState(t *testing.T) {
 }
 
 func TestWaitSuperseded(t *testing.T) {
-	e := newEnv(t, confighubtest.WithWorkerDelay(20*time.Millisecond))
+	e := newEnv(t)
+	e.wopts = []confighubtest.WorkerOption{confighubtest.WithOperationDelay(200 * time.Millisecond)}
 	sp := e.space("traderx-dev")
 	u := e.unit(sp, "a", "kind: ConfigMap\n")
 	tg := e.target(sp)
@@ -447,18 +461,22 @@ func TestWaitSuperseded(t *testing.T) {
 	if err := e.srv.WaitIdle(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	// op1 finished before op2 took over: its own terminal event decides.
-	if _, err := e.c.WaitForOperation(e.ctx, sp.SpaceID, u.UnitID, op1); err != nil {
-		t.Errorf("op1: %v", err)
+	// op2 arrived while op1 was running: the worker aborted op1, and op1's
+	// own terminal event decides.
+	ev, err := e.c.WaitForOperation(e.ctx, sp.SpaceID, u.UnitID, op1)
+	var oe *confighub.OperationError
+	if !errors.As(err, &oe) || ev == nil || ev.Status != confighub.StatusAborted {
+		t.Errorf("op1: want Aborted, got %+v, %v", ev, err)
 	}
 	if _, err := e.c.WaitForOperation(e.ctx, sp.SpaceID, u.UnitID, op2); err != nil {
 		t.Errorf("op2: %v", err)
 	}
 	// An operation the server never heard of times out with a clear error.
-	ctx, cancel := context.WithTimeout(e.ctx, 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
 	defer cancel()
-	_, err := e.c.WaitForOperation(ctx, sp.SpaceID, u.UnitID, &confighub.QueuedOperation{QueuedOperationID: uuid.New(), Action: "Apply"})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no event yet") {
+	unknown := uuid.New()
+	_, err = e.c.WaitForOperation(ctx, sp.SpaceID, u.UnitID, &confighub.QueuedOperation{QueuedOperationID: unknown, Action: "Apply"})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), unknown.String()) {
 		t.Errorf("unknown op: %v", err)
 	}
 }

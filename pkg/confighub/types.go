@@ -28,6 +28,8 @@ const (
 	ActionDestroy = "Destroy"
 	ActionRefresh = "Refresh"
 	ActionImport  = "Import"
+	// ActionHeartbeat is the worker protocol's liveness probe and answer.
+	ActionHeartbeat = "Heartbeat"
 )
 
 // ActionStatusType values (UnitEvent.Status).
@@ -51,6 +53,8 @@ const (
 	ResultRefreshAndDrifted = "RefreshAndDrifted"
 	ResultRefreshAndNoDrift = "RefreshAndNoDrift"
 	ResultRefreshFailed     = "RefreshFailed"
+	ResultDestroyCompleted  = "DestroyCompleted"
+	ResultDestroyFailed     = "DestroyFailed"
 )
 
 // Space is a ConfigHub space.
@@ -97,6 +101,7 @@ type Unit struct {
 	LiveRevisionNum         int64             `json:"LiveRevisionNum"`
 	PreviousLiveRevisionNum int64             `json:"PreviousLiveRevisionNum"`
 	LiveState               []byte            `json:"LiveState,omitempty"`
+	LiveData                []byte            `json:"LiveData,omitempty"`
 	LastChangeDescription   string            `json:"LastChangeDescription,omitempty"`
 	ApplyGates              map[string]bool   `json:"ApplyGates,omitempty"`
 	ApprovedBy              []uuid.UUID       `json:"ApprovedBy,omitempty"`
@@ -184,6 +189,8 @@ type QueuedOperation struct {
 	BridgeWorkerID    uuid.UUID `json:"BridgeWorkerID,omitzero"`
 	RevisionNum       int64     `json:"RevisionNum"`
 	Status            string    `json:"Status,omitempty"`
+	DryRun            bool      `json:"DryRun,omitempty"`
+	Data              []byte    `json:"Data,omitempty"` // what a dry-run refresh found
 	CreatedAt         time.Time `json:"CreatedAt"`
 }
 
@@ -209,6 +216,9 @@ type UnitEvent struct {
 	StartedAt         time.Time `json:"StartedAt"`
 	TerminatedAt      time.Time `json:"TerminatedAt"`
 	CreatedAt         time.Time `json:"CreatedAt"`
+	// ResourceStatuses is the readiness of each object, as the worker last
+	// reported it with this event.
+	ResourceStatuses map[string]ResourceStatus `json:"ResourceStatuses,omitempty"`
 }
 
 // ResourceStatus is the readiness of one object of a unit, as the worker
@@ -363,4 +373,102 @@ type UnitUpdateParams struct {
 	Upgrade    bool
 	Restore    string
 	RevisionID uuid.UUID
+}
+
+// BridgeWorker conditions (BridgeWorker.Condition).
+const (
+	WorkerReady        = "Ready"
+	WorkerNotReady     = "NotReady"
+	WorkerUnresponsive = "Unresponsive"
+	WorkerDisconnected = "Disconnected"
+)
+
+// BridgeWorkerStatus.Status values: the history of a worker's connection.
+const (
+	WorkerStatusConnected            = "Connected"
+	WorkerStatusDisconnected         = "Disconnected"
+	WorkerStatusActionSent           = "ActionSent"
+	WorkerStatusActionResultReceived = "ActionResultReceived"
+)
+
+// ProviderKubernetes is the provider type of a Kubernetes worker's targets.
+const ProviderKubernetes = "Kubernetes"
+
+// BridgeWorker is a worker program registered in a space (cub worker
+// create). Targets belong to workers: a connected worker advertises its
+// targets and executes the operations of units pointed at them. Secret
+// authenticates the worker itself; the server returns it to users who may
+// read the worker (cub worker get-secret).
+type BridgeWorker struct {
+	BridgeWorkerID uuid.UUID         `json:"BridgeWorkerID,omitzero"`
+	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
+	Slug           string            `json:"Slug"`
+	DisplayName    string            `json:"DisplayName,omitempty"`
+	Condition      string            `json:"Condition,omitempty"`
+	LastSeenAt     time.Time         `json:"LastSeenAt,omitzero"`
+	IPAddress      string            `json:"IPAddress,omitempty"`
+	LastMessage    string            `json:"LastMessage,omitempty"`
+	ProvidedInfo   *WorkerInfo       `json:"ProvidedInfo,omitempty"`
+	Secret         string            `json:"Secret,omitempty"`
+	Labels         map[string]string `json:"Labels,omitempty"`
+	Annotations    map[string]string `json:"Annotations,omitempty"`
+	Version        int64             `json:"Version"`
+	CreatedAt      time.Time         `json:"CreatedAt"`
+	UpdatedAt      time.Time         `json:"UpdatedAt"`
+	EntityType     string            `json:"EntityType,omitempty"`
+}
+
+// WorkerInfo is what a worker advertises when it connects (the body of its
+// stream request, bridge-worker/api/worker_info.go).
+type WorkerInfo struct {
+	BridgeWorkerInfo BridgeWorkerInfo `json:"BridgeWorkerInfo"`
+}
+
+// BridgeWorkerInfo lists the config types a worker handles.
+type BridgeWorkerInfo struct {
+	SupportedConfigTypes []ConfigType `json:"SupportedConfigTypes,omitempty"`
+}
+
+// ConfigType is one toolchain/provider pair a worker handles, with the
+// targets it knows for it.
+type ConfigType struct {
+	ToolchainType    string            `json:"ToolchainType,omitempty"`
+	ProviderType     string            `json:"ProviderType,omitempty"`
+	AvailableTargets []AvailableTarget `json:"AvailableTargets,omitempty"`
+}
+
+// AvailableTarget is a target a worker advertises: the server keeps a Target
+// with Slug Name and Parameters = JSON of Params.
+type AvailableTarget struct {
+	Name   string         `json:"Name,omitempty"`
+	Params map[string]any `json:"Params,omitempty"`
+}
+
+// ExtendedBridgeWorker is the envelope returned by worker list and get calls.
+type ExtendedBridgeWorker struct {
+	BridgeWorker *BridgeWorker  `json:"BridgeWorker"`
+	Space        *Space         `json:"Space,omitempty"`
+	TargetCount  int64          `json:"TargetCount,omitempty"`
+	Error        *ResponseError `json:"Error,omitempty"`
+}
+
+// BridgeWorkerStatus is one record of a worker's connection history.
+type BridgeWorkerStatus struct {
+	BridgeWorkerStatusID uuid.UUID `json:"BridgeWorkerStatusID,omitzero"`
+	BridgeWorkerID       uuid.UUID `json:"BridgeWorkerID,omitzero"`
+	BridgeWorkerSlug     string    `json:"BridgeWorkerSlug,omitempty"`
+	SpaceID              uuid.UUID `json:"SpaceID,omitzero"`
+	OrganizationID       uuid.UUID `json:"OrganizationID,omitzero"`
+	IPAddress            string    `json:"IPAddress,omitempty"`
+	SeenAt               time.Time `json:"SeenAt"`
+	Status               string    `json:"Status,omitempty"`
+}
+
+// ActionOptions are the query parameters of apply and refresh. Revision
+// (apply only) is a revision reference: a number, a pointer name, Tag:<uuid>…;
+// empty means HeadRevisionNum. A dry run changes nothing live.
+type ActionOptions struct {
+	Revision string
+	DryRun   bool
 }

@@ -350,7 +350,7 @@ func (s *Server) createUnit(r *http.Request) (int, any, error) {
 			return 0, nil, errf(http.StatusBadRequest, "clone ToolchainType %q differs from upstream %q", u.ToolchainType, up.u.ToolchainType)
 		}
 	}
-	rec := &unitRec{u: u, status: confighub.UnitStatus{Action: "N/A", ActionResult: confighub.ResultNone, Status: "NoLiveState"}}
+	rec := &unitRec{u: u, status: confighub.UnitStatus{Action: "N/A", ActionResult: confighub.ResultNone, Status: confighub.StatusNone}}
 	s.appendRevision(rec, data, source)
 	s.units[u.UnitID] = rec
 	s.unitOrder = append(s.unitOrder, u.UnitID)
@@ -808,64 +808,4 @@ func (s *Server) bulkTag(r *http.Request) (int, any, error) {
 		out = append(out, confighub.UnitTagResponse{Message: fmt.Sprintf("tagged revision %d of unit %s", rev.RevisionNum, rec.u.Slug)})
 	}
 	return bulkStatus(failed), out, nil
-}
-
-// ---- targets ----
-
-func (s *Server) listTargets(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	f, err := queryWhere(r.URL.Query(), targetSchema)
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []confighub.ExtendedTarget{}
-	for _, id := range s.targetOrder {
-		t := s.targets[id]
-		if t.SpaceID == sp.SpaceID && f.match(plainView("Target", t)) {
-			c, cs := *t, *sp
-			out = append(out, confighub.ExtendedTarget{Target: &c, Space: &cs})
-		}
-	}
-	return http.StatusOK, out, nil
-}
-
-func (s *Server) createTarget(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var in confighub.Target
-	if err := decode(r, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkSlug("target", in.Slug); err != nil {
-		return 0, nil, err
-	}
-	for _, t := range s.targets {
-		if t.SpaceID == sp.SpaceID && t.Slug == in.Slug {
-			return 0, nil, errf(http.StatusConflict, "target %q already exists in space %s", in.Slug, sp.Slug)
-		}
-	}
-	if in.Parameters != "" && !json.Valid([]byte(in.Parameters)) {
-		return 0, nil, errf(http.StatusBadRequest, "target Parameters must be a JSON string")
-	}
-	now := s.now()
-	t := &confighub.Target{TargetID: uuid.New(), SpaceID: sp.SpaceID, OrganizationID: s.orgID, BridgeWorkerID: in.BridgeWorkerID,
-		Slug: in.Slug, DisplayName: in.DisplayName, ToolchainType: in.ToolchainType, ProviderType: in.ProviderType,
-		Parameters: in.Parameters, Labels: in.Labels, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if t.ToolchainType == "" {
-		t.ToolchainType = confighub.ToolchainKubernetesYAML
-	}
-	if t.ProviderType == "" {
-		t.ProviderType = "Kubernetes"
-	}
-	if t.BridgeWorkerID == uuid.Nil {
-		t.BridgeWorkerID = uuid.NewSHA1(s.orgID, []byte("confighubtest-worker"))
-	}
-	s.targets[t.TargetID] = t
-	s.targetOrder = append(s.targetOrder, t.TargetID)
-	return http.StatusOK, *t, nil
 }

@@ -1,14 +1,37 @@
 // Package confighubtest is an in-process stand-in for the ConfigHub REST API
 // subset in shared/confighub-api.md: spaces, units with revisions, upstream
-// clones and upgrade, restore, tags, targets, queued operations with unit
-// events, and the `where` filter. Its worker applies unit data through an
-// Applier: NoopApplier for client tests, KubeApplier for a real cluster.
+// clones and upgrade, restore, tags, targets, bridge workers, queued
+// operations with unit events, and the `where` filter.
+//
+// As in ConfigHub, the server applies nothing itself. Targets belong to
+// bridge workers: a Worker (StartWorker) registers itself in a space with a
+// user token, connects over HTTP with its own secret, advertises its targets
+// and executes the operations delivered on its event stream, reporting each
+// status back; a Backend does the Kubernetes half (NoopBackend without a
+// cluster). Apply, refresh and destroy answer 422 "Bridge worker
+// unavailable" when the unit's target has no connected worker.
 //
 // Use NewServer in tests (it listens on loopback like httptest.Server), or New
 // to get an http.Handler for a standalone process (see test/standin).
 //
 // Simplifications (documented deviations from the real server):
-//   - one organization; every valid bearer token is the same member;
+//   - one organization; every valid user token is the same member, and a
+//     worker's secret opens only its own /bridge_worker/{id}/{me,stream,action_result};
+//   - the worker protocol runs over HTTP/1.1 (the SDK worker speaks HTTP/2);
+//     heartbeats go every 30s (WithHeartbeatInterval) and a worker is Ready
+//     exactly while its stream is open: there is no Unresponsive or NotReady;
+//   - a worker's stream ending leaves its unfinished operations as they are
+//     (their units keep their last status); nothing is redelivered;
+//   - targets a worker stops advertising are kept; a target is never moved
+//     from one worker to another;
+//   - UnitStatus.Status is the latest status of the unit's newest operation
+//     (an ActionStatusType: Pending, Progressing, Completed, Failed, Aborted)
+//     and UnitStatus.Drift stays empty: the spec does not enumerate either,
+//     so read ActionResult (RefreshAndDrifted) for drift;
+//   - an apply moves PreviousLiveRevisionNum only when LiveRevisionNum
+//     changes, so re-applying the live revision keeps the rollback target;
+//   - a refresh that is not a dry run and finds drift adopts the worker's
+//     merged data as a new head revision (Source "Refresh");
 //   - upgrade does a three-way merge of the unit's multi-document YAML (base =
 //     the upstream revision last merged, theirs = upstream head, ours = the
 //     unit's data): the downstream's own changes survive at field level, lists
@@ -17,9 +40,10 @@
 //   - a PUT/PATCH whose Data is identical to the head does not append a
 //     revision; restore always does;
 //   - a duplicate slug on create is 409 (not confirmed for the real server);
-//   - apply without a target or with apply gates is 422 (not confirmed);
+//   - apply with apply gates is 422 (not confirmed);
 //   - raw endpoints (live-state, revision data) answer application/octet-stream;
-//   - the worker processes one operation at a time, in order.
+//   - the request log (Requests) and faults without a PathPattern leave the
+//     worker protocol routes alone.
 package confighubtest
 
 import (
@@ -41,27 +65,6 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
 )
-
-// Applier deploys one unit revision to a target and returns the live state.
-type Applier interface {
-	Apply(ctx context.Context, target confighub.Target, unit confighub.Unit, data []byte) (liveState []byte, err error)
-}
-
-// NoopApplier succeeds without a cluster; the live state is the applied data.
-type NoopApplier struct{}
-
-// Apply implements Applier.
-func (NoopApplier) Apply(_ context.Context, _ confighub.Target, _ confighub.Unit, data []byte) ([]byte, error) {
-	return append([]byte(nil), data...), nil
-}
-
-// ApplierFunc adapts a function to Applier.
-type ApplierFunc func(ctx context.Context, target confighub.Target, unit confighub.Unit, data []byte) ([]byte, error)
-
-// Apply implements Applier.
-func (f ApplierFunc) Apply(ctx context.Context, t confighub.Target, u confighub.Unit, d []byte) ([]byte, error) {
-	return f(ctx, t, u, d)
-}
 
 // Fault is an injected failure, consumed in the order injected.
 type Fault struct {
@@ -100,11 +103,10 @@ func WithToken(tok string) Option { return func(s *Server) { s.Token = tok } }
 // WithUser sets what GET /me returns.
 func WithUser(m confighub.OrganizationMember) Option { return func(s *Server) { s.me = m } }
 
-// WithApplier sets the worker's applier (default NoopApplier).
-func WithApplier(a Applier) Option { return func(s *Server) { s.applier = a } }
-
-// WithWorkerDelay makes the worker pause before each operation's outcome.
-func WithWorkerDelay(d time.Duration) Option { return func(s *Server) { s.workerDelay = d } }
+// WithHeartbeatInterval sets how often the server sends a heartbeat down
+// each worker stream (default 30s); every answer refreshes the worker's
+// LastSeenAt.
+func WithHeartbeatInterval(d time.Duration) Option { return func(s *Server) { s.heartbeat = d } }
 
 // WithLogger sets the server's logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
@@ -119,18 +121,15 @@ type Server struct {
 	log     *slog.Logger
 	reqSeq  atomic.Int64
 
-	ctx    context.Context
+	ctx    context.Context // ends with Close; ends every worker stream
 	cancel context.CancelFunc
-	wake   chan struct{}
-	done   chan struct{}
 	once   sync.Once
 
 	mu          sync.Mutex
 	idle        *sync.Cond
 	me          confighub.OrganizationMember
 	orgID       uuid.UUID
-	applier     Applier
-	workerDelay time.Duration
+	heartbeat   time.Duration
 	lastTime    time.Time
 	spaces      map[uuid.UUID]*confighub.Space
 	spaceOrder  []uuid.UUID
@@ -140,16 +139,11 @@ type Server struct {
 	tagOrder    []uuid.UUID
 	targets     map[uuid.UUID]*confighub.Target
 	targetOrder []uuid.UUID
-	queue       []*confighub.QueuedOperation
-	busy        bool
+	workers     map[uuid.UUID]*workerRec
+	workerOrder []uuid.UUID
+	ops         map[uuid.UUID]*opRec
 	faults      []*faultState
 	requests    []Request
-	failApplies map[string]*applyFailure
-}
-
-type applyFailure struct {
-	message string
-	left    int // <0: always
 }
 
 type unitRec struct {
@@ -157,22 +151,22 @@ type unitRec struct {
 	revs   []*confighub.Revision
 	events []*confighub.UnitEvent
 	status confighub.UnitStatus
+	lastOp uuid.UUID // the newest operation issued; its results set status
 }
 
-// New builds a stand-in without a listener, for use as an http.Handler. Its
-// worker runs until Close.
+// New builds a stand-in without a listener, for use as an http.Handler.
+// Close ends its worker streams.
 func New(opts ...Option) *Server {
 	s := &Server{
-		log:         slog.New(slog.DiscardHandler),
-		applier:     NoopApplier{},
-		orgID:       uuid.New(),
-		spaces:      map[uuid.UUID]*confighub.Space{},
-		units:       map[uuid.UUID]*unitRec{},
-		tags:        map[uuid.UUID]*confighub.Tag{},
-		targets:     map[uuid.UUID]*confighub.Target{},
-		failApplies: map[string]*applyFailure{},
-		wake:        make(chan struct{}, 1),
-		done:        make(chan struct{}),
+		log:       slog.New(slog.DiscardHandler),
+		orgID:     uuid.New(),
+		heartbeat: 30 * time.Second,
+		spaces:    map[uuid.UUID]*confighub.Space{},
+		units:     map[uuid.UUID]*unitRec{},
+		tags:      map[uuid.UUID]*confighub.Tag{},
+		targets:   map[uuid.UUID]*confighub.Target{},
+		workers:   map[uuid.UUID]*workerRec{},
+		ops:       map[uuid.UUID]*opRec{},
 	}
 	s.idle = sync.NewCond(&s.mu)
 	for _, o := range opts {
@@ -193,7 +187,6 @@ func New(opts ...Option) *Server {
 	s.me.OrganizationID = s.orgID
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
-	go s.worker()
 	return s
 }
 
@@ -205,11 +198,11 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
-// Close stops the worker and, for NewServer, the listener.
+// Close ends every worker stream (the workers see their connection drop)
+// and, for NewServer, stops the listener.
 func (s *Server) Close() {
 	s.once.Do(func() {
 		s.cancel()
-		<-s.done
 		if s.httpSrv != nil {
 			s.httpSrv.CloseClientConnections()
 			s.httpSrv.Close()
@@ -274,27 +267,9 @@ func (s *Server) CountRequests(method, pathPattern string) int {
 	return n
 }
 
-// FailApplies makes the next `times` applies of units with this slug (in any
-// space) fail with message; times < 0 means every apply until cleared with
-// times = 0.
-func (s *Server) FailApplies(unitSlug, message string, times int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if times == 0 {
-		delete(s.failApplies, unitSlug)
-		return
-	}
-	s.failApplies[unitSlug] = &applyFailure{message: message, left: times}
-}
-
-// SetWorkerDelay changes how long the worker pauses in each operation.
-func (s *Server) SetWorkerDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.workerDelay = d
-}
-
-// WaitIdle blocks until no operation is queued or running, or ctx ends.
+// WaitIdle blocks until no operation delivered to a connected worker is
+// still unfinished, or ctx ends. Operations of a worker that disconnected
+// mid-way never finish (as with the real server) and are not waited for.
 func (s *Server) WaitIdle(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		s.mu.Lock()
@@ -304,13 +279,22 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) > 0 || s.busy {
+	for s.busy() {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		s.idle.Wait()
 	}
 	return nil
+}
+
+func (s *Server) busy() bool {
+	for _, or := range s.ops {
+		if wr := s.workers[or.op.BridgeWorkerID]; !or.terminal && wr != nil && wr.conn != nil && s.units[or.op.UnitID] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // now returns a strictly increasing UTC time, so events sort deterministically.
@@ -337,6 +321,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.NewResponseController reach Flush (worker streams).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -350,6 +337,9 @@ func (s *Server) takeFault(method, path string) *Fault {
 	for _, f := range s.faults {
 		if f.left <= 0 {
 			continue
+		}
+		if f.re == nil && isWorkerRoute(path) {
+			continue // worker traffic is faulted only by a pattern that names it
 		}
 		if f.Method != "" && !strings.EqualFold(f.Method, method) {
 			continue
@@ -365,6 +355,9 @@ func (s *Server) takeFault(method, path string) *Fault {
 }
 
 func (s *Server) record(r *http.Request, status int, reqID string, faulted bool) {
+	if isWorkerRoute(r.URL.Path) {
+		return // the log is of client traffic; workers talk all the time
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
@@ -424,7 +417,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(sw, http.StatusNotFound, "NotFound", "no such path: "+r.URL.Path)
 		return
 	}
-	if r.URL.Path != "/api/info" && !s.authorized(r) {
+	if isWorkerRoute(r.URL.Path) {
+		if !s.workerAuthorized(r) {
+			writeError(sw, http.StatusUnauthorized, "Unauthorized", "missing or invalid worker secret (Authorization: Bearer <worker secret>)")
+			return
+		}
+	} else if r.URL.Path != "/api/info" && !s.authorized(r) {
 		writeError(sw, http.StatusUnauthorized, "Unauthorized", "missing or invalid bearer token")
 		return
 	}
@@ -540,8 +538,9 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/space/{s}/unit/{u}", s.handle(s.putUnit))
 	m.HandleFunc("PATCH /api/space/{s}/unit/{u}", s.handle(s.patchUnit))
 	m.HandleFunc("DELETE /api/space/{s}/unit/{u}", s.handle(s.deleteUnit))
-	m.HandleFunc("POST /api/space/{s}/unit/{u}/apply", s.handle(s.applyUnit))
-	m.HandleFunc("POST /api/space/{s}/unit/{u}/refresh", s.handle(s.refreshUnit))
+	m.HandleFunc("POST /api/space/{s}/unit/{u}/apply", s.handle(s.unitAction(confighub.ActionApply)))
+	m.HandleFunc("POST /api/space/{s}/unit/{u}/refresh", s.handle(s.unitAction(confighub.ActionRefresh)))
+	m.HandleFunc("POST /api/space/{s}/unit/{u}/destroy", s.handle(s.unitAction(confighub.ActionDestroy)))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/live-state", s.handle(s.liveState))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision", s.handle(s.listRevisions))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision/{r}", s.handle(s.getRevision))
@@ -560,6 +559,17 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/space/{s}/tag", s.handle(s.createTag))
 	m.HandleFunc("GET /api/space/{s}/target", s.handle(s.listTargets))
 	m.HandleFunc("POST /api/space/{s}/target", s.handle(s.createTarget))
+
+	m.HandleFunc("GET /api/space/{s}/bridge_worker", s.handle(s.listSpaceWorkers))
+	m.HandleFunc("POST /api/space/{s}/bridge_worker", s.handle(s.createWorker))
+	m.HandleFunc("GET /api/space/{s}/bridge_worker/{w}", s.handle(s.getWorker))
+	m.HandleFunc("PATCH /api/space/{s}/bridge_worker/{w}", s.handle(s.patchWorker))
+	m.HandleFunc("DELETE /api/space/{s}/bridge_worker/{w}", s.handle(s.deleteWorker))
+	m.HandleFunc("GET /api/space/{s}/bridge_worker/{w}/status", s.handle(s.listWorkerStatuses))
+	m.HandleFunc("GET /api/bridge_worker", s.handle(s.listAllWorkers))
+	m.HandleFunc("GET /api/bridge_worker/{w}/me", s.handle(s.workerMe))
+	m.HandleFunc("POST /api/bridge_worker/{w}/stream", s.workerStream)
+	m.HandleFunc("POST /api/bridge_worker/{w}/action_result", s.handle(s.workerResult))
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))

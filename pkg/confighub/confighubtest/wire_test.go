@@ -211,8 +211,18 @@ func TestWireFormat(t *testing.T) {
 
 	// Apply without target: a clear error; with a target: a QueuedOperation.
 	checkErrorBody(t, c.do("POST", unitPath+"/apply", srv.Token, nil, ""), 422)
-	tg := c.ok("POST", "/api/space/"+sid+"/target", map[string]any{"Slug": "local", "ToolchainType": "Kubernetes/YAML", "ProviderType": "Kubernetes"})
-	hasKeys(t, "Target", tg, "TargetID", "Slug", "SpaceID", "ToolchainType", "ProviderType")
+	// Targets come from a worker: it registers, connects and advertises one.
+	w, err := srv.StartWorker(t.Context(), "traderx-base", "base-worker", nil, NoopBackend{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	tgs := c.do("GET", "/api/space/"+sid+"/target", srv.Token, nil, "").list(t)
+	if len(tgs) != 1 {
+		t.Fatalf("targets = %v", tgs)
+	}
+	tg := tgs[0]["Target"].(map[string]any)
+	hasKeys(t, "Target", tg, "TargetID", "Slug", "SpaceID", "ToolchainType", "ProviderType", "BridgeWorkerID", "Parameters")
 	c.ok("PATCH", unitPath, map[string]any{"TargetID": tg["TargetID"]})
 	op := c.ok("POST", unitPath+"/apply", nil)
 	hasKeys(t, "QueuedOperation", op, "QueuedOperationID", "Action", "UnitID", "SpaceID", "RevisionNum")
@@ -253,12 +263,13 @@ func TestWireFormat(t *testing.T) {
 
 	// Events of the operation, live state raw bytes.
 	evs := c.do("GET", unitPath+"/unit_event?where="+url.QueryEscape("QueuedOperationID = '"+op["QueuedOperationID"].(string)+"'"), srv.Token, nil, "").list(t)
-	if len(evs) != 2 {
+	if len(evs) < 2 || evs[0]["Status"] != "Progressing" {
 		t.Fatalf("events = %v", evs)
 	}
-	hasKeys(t, "UnitEvent", evs[1], "UnitEventID", "QueuedOperationID", "Action", "Status", "Result", "RevisionNum", "Message", "CreatedAt")
-	if evs[1]["Status"] != "Completed" || evs[1]["Result"] != "ApplyCompleted" {
-		t.Errorf("terminal event = %v", evs[1])
+	last := evs[len(evs)-1]
+	hasKeys(t, "UnitEvent", last, "UnitEventID", "QueuedOperationID", "Action", "Status", "Result", "RevisionNum", "Message", "CreatedAt")
+	if last["Status"] != "Completed" || last["Result"] != "ApplyCompleted" {
+		t.Errorf("terminal event = %v", last)
 	}
 	ls := c.do("GET", unitPath+"/live-state", srv.Token, nil, "")
 	if ls.status != 200 || string(ls.body) != data2 {
