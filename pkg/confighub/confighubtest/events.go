@@ -31,23 +31,3 @@ func (s *Server) listAllEvents(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// bulkRefresh is BulkRefreshUnits (POST /unit/refresh): where is required,
-// like every bulk action; 207 when any unit cannot be refreshed.
-func (s *Server) bulkRefresh(r *http.Request) (int, any, error) {
-	recs, err := s.bulkUnits(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	out := []confighub.UnitActionResponse{}
-	failed := false
-	for _, rec := range recs {
-		op, err := s.queueOp(rec, confighub.ActionRefresh, "")
-		if err != nil {
-			failed = true
-			out = append(out, confighub.UnitActionResponse{Error: bulkElementError(err, rec)})
-			continue
-		}
-		out = append(out, confighub.UnitActionResponse{Action: op})
-	}
-	return bulkStatus(failed), out, nil
-}

@@ -123,7 +123,14 @@ func (s *Server) unitAction(action string) func(r *http.Request) (int, any, erro
 	}
 }
 
-func (s *Server) bulkApply(r *http.Request) (int, any, error) {
+// bulkAction is BulkApplyUnits / BulkRefreshUnits (POST /unit/apply,
+// /unit/refresh): where is required, like every bulk action; 207 when any
+// unit cannot be acted on.
+func (s *Server) bulkAction(action string) func(r *http.Request) (int, any, error) {
+	return func(r *http.Request) (int, any, error) { return s.bulkActionOf(r, action) }
+}
+
+func (s *Server) bulkActionOf(r *http.Request, action string) (int, any, error) {
 	recs, err := s.bulkUnits(r)
 	if err != nil {
 		return 0, nil, err
@@ -131,7 +138,7 @@ func (s *Server) bulkApply(r *http.Request) (int, any, error) {
 	out := []confighub.UnitActionResponse{}
 	failed := false
 	for _, rec := range recs {
-		op, err := s.queueOp(rec, confighub.ActionApply, r.URL.Query())
+		op, err := s.queueOp(rec, action, r.URL.Query())
 		if err != nil {
 			failed = true
 			out = append(out, confighub.UnitActionResponse{Error: bulkElementError(err, rec)})

@@ -551,8 +551,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/unit", s.handle(s.listAllUnits))
 	m.HandleFunc("GET /api/unit_event", s.handle(s.listAllEvents))
 	m.HandleFunc("PATCH /api/unit", s.handle(s.bulkPatchUnits))
-	m.HandleFunc("POST /api/unit/apply", s.handle(s.bulkApply))
-	m.HandleFunc("POST /api/unit/refresh", s.handle(s.bulkRefresh))
+	m.HandleFunc("POST /api/unit/apply", s.handle(s.bulkAction(confighub.ActionApply)))
+	m.HandleFunc("POST /api/unit/refresh", s.handle(s.bulkAction(confighub.ActionRefresh)))
 	m.HandleFunc("POST /api/unit/tag", s.handle(s.bulkTag))
 
 	m.HandleFunc("GET /api/space/{s}/tag", s.handle(s.listTags))
