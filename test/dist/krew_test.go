@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestKrewManifestMatchesArchives(t *testing.T) {
 	}
 	for _, p := range m.Spec.Platforms {
 		pl := plugins.Platform{OS: p.Selector.MatchLabels["os"], Arch: p.Selector.MatchLabels["arch"]}
-		name := plugins.KubectlArchive(d.Version, pl)
+		name := plugins.Archive(d.Version, pl)
 		if !strings.HasSuffix(p.URI, "/"+name) || p.Sha256 != d.Archives[name] || p.Bin != pl.Exe(plugins.Kubectl().Binary) {
 			t.Errorf("%s: %+v", pl, p)
 		}
@@ -113,7 +114,7 @@ func krewInstall(t *testing.T, manifest string) (string, result) {
 	t.Helper()
 	d := loadDist(t)
 	krewRoot := t.TempDir()
-	archive := filepath.Join(distDir(t), plugins.KubectlArchive(d.Version, host()))
+	archive := filepath.Join(distDir(t), plugins.Archive(d.Version, host()))
 	cmd := exec.Command(filepath.Join(krewDir(t), "krew"), "install", "--manifest="+manifest, "--archive="+archive)
 	cmd.Env = cleanEnv("KREW_ROOT="+krewRoot, "KREW_NO_UPGRADE_CHECK=1", "HOME="+t.TempDir(),
 		"PATH="+filepath.Join(krewRoot, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -135,8 +136,23 @@ func TestKrewInstallAndKubectlDispatch(t *testing.T) {
 		t.Fatalf("krew linked no kubectl-traderx: %v", err)
 	}
 	// krew installs the completion script beside the plugin without linking it;
-	// the manifest's caveats tell users to link it, as this test does.
+	// the manifest's caveats tell users to link it, as this test does. Of the
+	// archive, which also carries the cub plugin, krew copies only the files
+	// its manifest names.
 	store := filepath.Join(krewRoot, "store", "traderx", d.Version)
+	stored, err := os.ReadDir(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range stored {
+		names = append(names, e.Name())
+	}
+	want := plugins.KubectlFiles(host())
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("krew stored %v, want only the kubectl plugin's files %v", names, want)
+	}
 	kubectl := func(args ...string) result {
 		cmd := exec.Command("kubectl", args...)
 		cmd.Env = cleanEnv("HOME="+t.TempDir(), "NO_COLOR=1", "KUBECONFIG="+filepath.Join(t.TempDir(), "none"),
@@ -197,7 +213,7 @@ func completes(out string, want []string) bool {
 func TestKrewRejectsWrongDigest(t *testing.T) {
 	d := loadDist(t)
 	_, raw, _ := renderedManifest(t)
-	good := d.Archives[plugins.KubectlArchive(d.Version, host())]
+	good := d.Archives[plugins.Archive(d.Version, host())]
 	bad := strings.Repeat("deadbeef", 8) // well-formed, wrong
 	if strings.Count(string(raw), good) != 1 {
 		t.Fatalf("manifest lacks the host archive's digest %s", good)
