@@ -193,7 +193,7 @@ func TestCubInstallBareBinary(t *testing.T) {
 }
 
 // TestCubInstallFromRelease follows `cub plugin install --name traderx
-// finos/traderx-plugins[@tag]` for every platform: cub lists the release's
+// finos/traderx-plugins[@tag]` for every platform built: cub lists the release's
 // assets (everything dist/ holds but dist.json), picks one with CubSelect —
 // in alphabetical order, the order GitHub shows, and reversed, since the
 // order is not documented — and unpacks it, without a hook, as the plugin
@@ -217,7 +217,7 @@ func TestCubInstallFromRelease(t *testing.T) {
 	reversed := slices.Clone(assets)
 	slices.Reverse(reversed)
 	ran := false
-	for _, p := range plugins.Get().Platforms {
+	for _, p := range d.platforms(t) {
 		want := plugins.Archive(d.Version, p)
 		for _, order := range [][]string{assets, reversed} {
 			got, err := CubSelect(order, p.OS, p.Arch)
@@ -250,7 +250,7 @@ func TestCubInstallFromRelease(t *testing.T) {
 		}
 	}
 	if !ran {
-		t.Errorf("the host platform %s is not in plugins.yaml: no archive was run", host())
+		t.Errorf("the host platform %s was not built: no archive was run", host())
 	}
 }
 
