@@ -1,13 +1,17 @@
 // Command dist cross-builds both plugins and packs reproducible release
 // archives (see `make dist`):
 //
-//	kubectl-traderx_<version>_<os>_<arch>.tar.gz (.zip on Windows): the binary,
-//	    LICENSE and, except on Windows, the kubectl_complete-traderx script
-//	cub-traderx-<os>-<arch>.tar.gz: cub-plugin.yaml and the binary (cub installs
-//	    tarballs without running the install hook, so they ship the manifest)
+//	traderx-plugins_<version>_<os>_<arch>.tar.gz, one per platform, holding
+//	    both plugins: kubectl-traderx, LICENSE and, except on Windows, the
+//	    kubectl_complete-traderx script (what krew installs), and
+//	    cub-plugin.yaml with cub-traderx (what cub runs; cub installs tarballs
+//	    without running the install hook, so they ship the manifest).
+//	    One archive per platform, because `cub plugin install <owner/repo>`
+//	    takes any .tar.gz whose name holds the OS and architecture (see
+//	    plugins.Archive).
 //	<archive>.sha256 beside each, in sha256sum's format
 //	traderx.yaml: the krew manifest rendered for these archives
-//	dist.json: what was built, for the tests
+//	dist.json: what was built, for the tests (not a release asset)
 //
 // Same sources, toolchain and flags give the same bytes: binaries are built
 // with -trimpath, CGO off and fixed ldflags; archive entries are sorted and
@@ -17,7 +21,6 @@ package main
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -127,7 +130,6 @@ func build(o options, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 
-	k, c := plugins.Kubectl(), plugins.Cub()
 	m := Manifest{Version: o.version, Commit: o.commit, Date: o.date, GoVersion: runtime.Version(),
 		Archives: map[string]string{}}
 	krewSums := map[string]string{}
@@ -139,47 +141,22 @@ func build(o options, stderr io.Writer) error {
 		if err := goBuild(o, p, bin, stderr); err != nil {
 			return fmt.Errorf("build %s: %w", p, err)
 		}
-		kBin, err := os.ReadFile(filepath.Join(bin, p.Exe(k.Binary)))
+		files, err := archiveFiles(o.version, p, bin, license)
 		if err != nil {
 			return err
 		}
-		cBin, err := os.ReadFile(filepath.Join(bin, p.Exe(c.Binary)))
+		archive, err := tarGz(files, o.mtime)
 		if err != nil {
 			return err
 		}
-
-		kEntries := []entry{{"LICENSE", 0o644, license}, {p.Exe(k.Binary), 0o755, kBin}}
-		var kArchive []byte
-		if p.OS == "windows" {
-			kArchive, err = zipArchive(kEntries, o.mtime)
-		} else {
-			kEntries = append(kEntries, entry{plugins.CompletionScript(), 0o755, []byte(plugins.CompletionScriptText())})
-			kArchive, err = tarGz(kEntries, o.mtime)
-		}
+		name := plugins.Archive(o.version, p)
+		sum, err := writeWithSum(o.out, name, archive)
 		if err != nil {
 			return err
 		}
-		cubManifest, err := plugins.CubManifest(o.version, p.Exe(c.Binary))
-		if err != nil {
-			return err
-		}
-		cArchive, err := tarGz([]entry{{"cub-plugin.yaml", 0o644, cubManifest}, {p.Exe(c.Binary), 0o755, cBin}}, o.mtime)
-		if err != nil {
-			return err
-		}
-
-		kName := plugins.KubectlArchive(o.version, p)
-		for name, data := range map[string][]byte{kName: kArchive, plugins.CubArchive(p): cArchive} {
-			sum, err := writeWithSum(o.out, name, data)
-			if err != nil {
-				return err
-			}
-			m.Archives[name] = sum
-			if name == kName {
-				krewSums[p.String()] = sum
-			}
-		}
-		fmt.Fprintf(stderr, "dist: %s: %s, %s (%s)\n", p, kName, plugins.CubArchive(p), time.Since(t0).Round(time.Second))
+		m.Archives[name] = sum
+		krewSums[p.String()] = sum
+		fmt.Fprintf(stderr, "dist: %s: %s (%s)\n", p, name, time.Since(t0).Round(time.Second))
 	}
 
 	krew, err := plugins.KrewManifest(o.version, krewSums)
@@ -199,6 +176,33 @@ func build(o options, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "dist: %d platforms into %s in %s\n", len(o.platforms), o.out, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// archiveFiles are the entries of p's archive: plugins.KubectlFiles and
+// plugins.CubFiles, from the binaries built into bin.
+func archiveFiles(version string, p plugins.Platform, bin string, license []byte) ([]entry, error) {
+	cubManifest, err := plugins.CubManifest(version, p.Exe(plugins.Cub().Binary))
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]entry{
+		"LICENSE":                  {"LICENSE", 0o644, license},
+		plugins.CompletionScript(): {plugins.CompletionScript(), 0o755, []byte(plugins.CompletionScriptText())},
+		plugins.CubManifestFile:    {plugins.CubManifestFile, 0o644, cubManifest},
+	}
+	var out []entry
+	for _, name := range append(plugins.KubectlFiles(p), plugins.CubFiles(p)...) {
+		e, ok := known[name]
+		if !ok { // a binary
+			data, err := os.ReadFile(filepath.Join(bin, name))
+			if err != nil {
+				return nil, err
+			}
+			e = entry{name, 0o755, data}
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // goBuild cross-builds both binaries for p into dir.
@@ -248,27 +252,6 @@ func tarGz(entries []entry, mtime time.Time) ([]byte, error) {
 		return nil, err
 	}
 	if err := gz.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// zipArchive packs entries as a zip with fixed metadata.
-func zipArchive(entries []entry, mtime time.Time) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range sorted(entries) {
-		hdr := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: mtime}
-		hdr.SetMode(e.mode)
-		w, err := zw.CreateHeader(hdr)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(e.data); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -108,6 +108,124 @@ func TestResolveCredentials(t *testing.T) {
 	}
 }
 
+// TestResolveCredentialsAug2025 covers the files the Aug-2025 cub wrote
+// (session.json, context.json) and their place in the precedence: the
+// environment, then the newer cub's config.yaml, then these.
+func TestResolveCredentialsAug2025(t *testing.T) {
+	const session = `{"user":{"email":"a@example.com"},"access_token":"tok-aug","refresh_token":"r","auth_type":"JWT"}`
+	newerConfig := "currentContext: main\ncontexts:\n- name: main\n  coordinate:\n    serverURL: https://new.example\n  metadata:\n    tokenFile: main.json\n"
+	type files map[string]string // path under HOME -> content
+	cases := []struct {
+		name    string
+		files   files
+		env     map[string]string
+		want    Credentials // Source is relative to HOME
+		wantErr error
+		errText []string // each must appear; paths relative to HOME are made absolute
+	}{
+		{name: "session only: the default server",
+			files: files{".confighub/session.json": session},
+			want:  Credentials{Server: DefaultServer, Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "context.json names the server",
+			files: files{".confighub/session.json": session,
+				".confighub/context.json": `{"confighub_url":"https://saved.example/","space":"s","space_id":"0b0e4f4a-0000-4000-8000-000000000000"}`},
+			want: Credentials{Server: "https://saved.example", Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "context.json without a URL: the default server",
+			files: files{".confighub/session.json": session, ".confighub/context.json": `{"space_id":""}`},
+			want:  Credentials{Server: DefaultServer, Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "CONFIGHUB_URL wins over context.json, /api dropped",
+			files: files{".confighub/session.json": session, ".confighub/context.json": `{"confighub_url":"https://saved.example"}`},
+			env:   map[string]string{"CONFIGHUB_URL": "http://127.0.0.1:8080/api"},
+			want:  Credentials{Server: "http://127.0.0.1:8080", Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "CONFIGHUB_URL without a scheme is https",
+			files: files{".confighub/session.json": session},
+			env:   map[string]string{"CONFIGHUB_URL": "hub.example.org"},
+			want:  Credentials{Server: "https://hub.example.org", Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "CUB_CONFIG without config.yaml still finds the session in HOME",
+			files: files{".confighub/session.json": session, "elsewhere/.keep": ""},
+			env:   map[string]string{"CUB_CONFIG": "elsewhere"},
+			want:  Credentials{Server: DefaultServer, Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "a lone CUB_TOKEN is ignored",
+			files: files{".confighub/session.json": session},
+			env:   map[string]string{"CUB_TOKEN": "tok-env"},
+			want:  Credentials{Server: DefaultServer, Token: "tok-aug", Source: ".confighub/session.json"}},
+		{name: "the environment wins over the session",
+			files: files{".confighub/session.json": session},
+			env:   map[string]string{"CUB_SERVER": "https://env.example", "CUB_TOKEN": "tok-env"},
+			want:  Credentials{Server: "https://env.example", Token: "tok-env", Source: "env"}},
+		{name: "config.yaml wins over the session",
+			files: files{".confighub/session.json": session, ".confighub/config.yaml": newerConfig,
+				".confighub/tokens/main.json": `{"accessToken":"tok-new"}`},
+			want: Credentials{Server: "https://new.example", Token: "tok-new", Context: "main", Source: ".confighub/config.yaml"}},
+		{name: "a broken config.yaml is reported, not hidden by the session",
+			files:   files{".confighub/session.json": session, ".confighub/config.yaml": newerConfig},
+			wantErr: ErrNoCredentials, errText: []string{".confighub/tokens/main.json", "missing"}},
+		{name: "session without access_token",
+			files:   files{".confighub/session.json": `{"auth_type":"Basic"}`},
+			wantErr: ErrNoCredentials, errText: []string{".confighub/session.json has no access_token", "cub auth login"}},
+		{name: "nothing at all names every place looked at",
+			files:   files{},
+			wantErr: ErrNoCredentials,
+			errText: []string{"CUB_SERVER/CUB_TOKEN", ".confighub/config.yaml", ".confighub/session.json", "none found", "run `cub auth login`"}},
+		{name: "bad CONFIGHUB_URL",
+			files:   files{".confighub/session.json": session},
+			env:     map[string]string{"CONFIGHUB_URL": "https://"},
+			errText: []string{`ConfigHub URL "https://" (from CONFIGHUB_URL)`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			abs := func(rel string) string { return filepath.Join(home, filepath.FromSlash(rel)) }
+			for rel, content := range tc.files {
+				writeFile(t, abs(rel), content)
+			}
+			env := map[string]string{}
+			for k, v := range tc.env {
+				if k == "CUB_CONFIG" {
+					v = abs(v)
+				}
+				env[k] = v
+			}
+			got, err := ResolveCredentials(func(k string) string { return env[k] }, home)
+			if tc.errText != nil {
+				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				for _, want := range tc.errText {
+					if strings.HasPrefix(want, ".confighub/") {
+						want = abs(want)
+					}
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error lacks %q:\n%v", want, err)
+					}
+				}
+				if strings.Contains(err.Error(), "tok-aug") {
+					t.Errorf("error leaks the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want.Source != "env" {
+				tc.want.Source = abs(tc.want.Source)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSessionNotJSONDoesNotLeak(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".confighub", "session.json"), "raw-secret-session-value")
+	_, err := ResolveCredentials(func(string) string { return "" }, home)
+	if err == nil || strings.Contains(err.Error(), "raw-secret-session-value") || !strings.Contains(err.Error(), "cub auth login") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestTokenFileNotJSONDoesNotLeak(t *testing.T) {
 	home := t.TempDir()
 	writeFile(t, filepath.Join(home, ".confighub", "config.yaml"), cubConfigYAML)

@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNoCredentials means neither CUB_SERVER/CUB_TOKEN nor a cub config were found.
-var ErrNoCredentials = errors.New("no ConfigHub credentials: set CUB_SERVER and CUB_TOKEN, or run `cub auth login`")
+var ErrNoCredentials = errors.New("no ConfigHub credentials: set CUB_SERVER and CUB_TOKEN or run `cub auth login`")
 
 // ErrApplyOutcomeUnknown is wrapped when an apply request may have reached the
 // server but no answer came back: the operation may or may not be queued.

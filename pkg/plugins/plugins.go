@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -86,6 +87,9 @@ func (c Catalog) validate() error {
 	if c.Homepage == "" || c.License == "" || c.Version == "" {
 		problems = append(problems, "homepage, license and version are required")
 	}
+	if repo := strings.TrimPrefix(c.Homepage, githubPrefix); repo == c.Homepage || strings.Count(repo, "/") != 1 {
+		problems = append(problems, fmt.Sprintf("homepage %q is not %sowner/name (cub installs from GitHub releases)", c.Homepage, githubPrefix))
+	}
 	if len(c.Platforms) == 0 {
 		problems = append(problems, "no platforms")
 	}
@@ -156,20 +160,42 @@ func Kubectl() Plugin { return Get().Plugin(HostKubectl) }
 // Cub is the cub plugin's description.
 func Cub() Plugin { return Get().Plugin(HostCub) }
 
-// KubectlArchive is the name of the kubectl plugin's release archive for a
-// platform: a zip on Windows, else a gzipped tar.
-func KubectlArchive(version string, p Platform) string {
-	ext := ".tar.gz"
-	if p.OS == "windows" {
-		ext = ".zip"
-	}
-	return fmt.Sprintf("%s_%s_%s_%s%s", Kubectl().Binary, version, p.OS, p.Arch, ext)
+// Repository is the project's GitHub owner/name, taken from the homepage:
+// the source `cub plugin install` is given.
+func (c Catalog) Repository() string {
+	return strings.TrimPrefix(c.Homepage, githubPrefix)
 }
 
-// CubArchive is the name of the cub plugin's release tarball for a platform
-// (cub installs tarballs only; each ships its cub-plugin.yaml).
-func CubArchive(p Platform) string {
-	return fmt.Sprintf("%s-%s-%s.tar.gz", Cub().Binary, p.OS, p.Arch)
+const githubPrefix = "https://github.com/"
+
+// Archive is the name of the release archive of a platform. There is one
+// per platform and it holds both plugins (KubectlFiles and CubFiles),
+// because `cub plugin install <owner/repo>` takes the first .tar.gz of the
+// release whose name contains the OS and the architecture: every archive it
+// can pick must be a whole cub plugin. krew installs from the same archive
+// only the files its manifest names. A gzipped tar on every platform: cub
+// unpacks nothing else, and krew unpacks it on Windows too.
+func Archive(version string, p Platform) string {
+	return fmt.Sprintf("%s_%s_%s_%s.tar.gz", path.Base(Get().Homepage), version, p.OS, p.Arch)
+}
+
+// CubManifestFile is the manifest cub reads at the top of a plugin directory.
+const CubManifestFile = "cub-plugin.yaml"
+
+// KubectlFiles are the files of an archive that krew installs for p: the
+// binary, LICENSE and, except on Windows, the completion helper.
+func KubectlFiles(p Platform) []string {
+	files := []string{p.Exe(Kubectl().Binary), "LICENSE"}
+	if p.OS != "windows" {
+		files = append(files, CompletionScript())
+	}
+	return files
+}
+
+// CubFiles are the files of an archive that cub uses: the manifest and the
+// entrypoint it names.
+func CubFiles(p Platform) []string {
+	return []string{CubManifestFile, p.Exe(Cub().Binary)}
 }
 
 // CompletionScript is the name of the script kubectl (1.26 and later) runs
@@ -218,6 +244,8 @@ type KrewPlatform struct {
 	Archive string
 	Sha256  string
 	Bin     string
+	// Files are what krew copies out of the archive (KubectlFiles).
+	Files []string
 }
 
 var krewVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
@@ -239,8 +267,8 @@ func KrewManifest(version string, sha256 map[string]string) ([]byte, error) {
 		if !ok {
 			continue
 		}
-		data.Platforms = append(data.Platforms, KrewPlatform{Platform: pl, Archive: KubectlArchive(version, pl),
-			Sha256: sum, Bin: pl.Exe(p.Binary)})
+		data.Platforms = append(data.Platforms, KrewPlatform{Platform: pl, Archive: Archive(version, pl),
+			Sha256: sum, Bin: pl.Exe(p.Binary), Files: KubectlFiles(pl)})
 	}
 	if len(data.Platforms) == 0 {
 		return nil, fmt.Errorf("krew manifest: no archive digests")

@@ -76,6 +76,10 @@ type krewPlugin struct {
 			URI    string `json:"uri"`
 			Sha256 string `json:"sha256"`
 			Bin    string `json:"bin"`
+			Files  []struct {
+				From string `json:"from"`
+				To   string `json:"to"`
+			} `json:"files"`
 		} `json:"platforms"`
 	} `json:"spec"`
 }
@@ -120,8 +124,18 @@ func TestKrewManifestComesFromPluginsYAML(t *testing.T) {
 			t.Errorf("platform %d selector %v, want %s", i, got.Selector.MatchLabels, p)
 		}
 		if got.Sha256 != sums[p.String()] || got.Bin != p.Exe("kubectl-traderx") ||
-			got.URI != Get().Homepage+"/releases/download/v1.2.3/"+KubectlArchive("v1.2.3", p) {
+			got.URI != Get().Homepage+"/releases/download/v1.2.3/"+Archive("v1.2.3", p) {
 			t.Errorf("platform %s: %+v", p, got)
+		}
+		var from []string
+		for _, f := range got.Files {
+			if f.To != "." {
+				t.Errorf("platform %s: file %s goes to %q, want the plugin directory", p, f.From, f.To)
+			}
+			from = append(from, f.From)
+		}
+		if !cmp.Equal(from, KubectlFiles(p)) {
+			t.Errorf("platform %s: krew copies %v, want only the kubectl plugin's files %v", p, from, KubectlFiles(p))
 		}
 	}
 }
@@ -137,16 +151,35 @@ func TestKrewManifestWantsSemver(t *testing.T) {
 func TestArchiveNames(t *testing.T) {
 	for _, tc := range []struct {
 		p            Platform
-		kubectl, cub string
+		archive      string
+		kubectl, cub []string
 	}{
-		{Platform{"linux", "amd64"}, "kubectl-traderx_v1.0.0_linux_amd64.tar.gz", "cub-traderx-linux-amd64.tar.gz"},
-		{Platform{"windows", "arm64"}, "kubectl-traderx_v1.0.0_windows_arm64.zip", "cub-traderx-windows-arm64.tar.gz"},
+		{Platform{"linux", "amd64"}, "traderx-plugins_v1.0.0_linux_amd64.tar.gz",
+			[]string{"kubectl-traderx", "LICENSE", "kubectl_complete-traderx"}, []string{"cub-plugin.yaml", "cub-traderx"}},
+		{Platform{"windows", "arm64"}, "traderx-plugins_v1.0.0_windows_arm64.tar.gz",
+			[]string{"kubectl-traderx.exe", "LICENSE"}, []string{"cub-plugin.yaml", "cub-traderx.exe"}},
 	} {
-		if got := KubectlArchive("v1.0.0", tc.p); got != tc.kubectl {
-			t.Errorf("KubectlArchive(%s) = %s", tc.p, got)
+		if got := Archive("v1.0.0", tc.p); got != tc.archive {
+			t.Errorf("Archive(%s) = %s, want %s", tc.p, got, tc.archive)
 		}
-		if got := CubArchive(tc.p); got != tc.cub {
-			t.Errorf("CubArchive(%s) = %s", tc.p, got)
+		if got := KubectlFiles(tc.p); !cmp.Equal(got, tc.kubectl) {
+			t.Errorf("KubectlFiles(%s) = %v, want %v", tc.p, got, tc.kubectl)
+		}
+		if got := CubFiles(tc.p); !cmp.Equal(got, tc.cub) {
+			t.Errorf("CubFiles(%s) = %v, want %v", tc.p, got, tc.cub)
+		}
+	}
+}
+
+func TestRepository(t *testing.T) {
+	if got := Get().Repository(); got != "finos/traderx-plugins" {
+		t.Errorf("Repository() = %q", got)
+	}
+	plugins := "plugins:\n- {name: a, host: kubectl, binary: b, summary: s, description: d}\n- {name: a, host: cub, binary: c, summary: s, description: d}\n"
+	for _, home := range []string{"https://example.com/finos/x", "https://github.com/finos", "https://github.com/a/b/c"} {
+		doc := "homepage: " + home + "\nlicense: y\nversion: v1\nplatforms: [{os: linux, arch: amd64}]\n" + plugins
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "owner/name") {
+			t.Errorf("homepage %s: %v", home, err)
 		}
 	}
 }

@@ -3,7 +3,11 @@
 package dist
 
 import (
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,10 +57,27 @@ func route(t *testing.T, m cubManifest, token string) cubCommand {
 	return cubCommand{}
 }
 
+// cubArgs are the user's arguments as cub passes them to a plugin: without
+// --debug, --context X and --context=X, which cub keeps for itself (newer
+// cub's extractPluginArgs).
+func cubArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--debug", strings.HasPrefix(args[i], "--context="):
+		case args[i] == "--context":
+			i++
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
 // cubExec runs `cub traderx <args>` the way cub does after routing: argv[0]
 // is the entrypoint's absolute path, then the manifest's args and the user's
-// arguments verbatim, with cub's run-time variables appended to the
-// environment.
+// arguments less cub's own flags, with cub's run-time variables appended to
+// the environment.
 func cubExec(t *testing.T, slot string, args ...string) result {
 	t.Helper()
 	m := readCubManifest(t, slot)
@@ -66,7 +87,7 @@ func cubExec(t *testing.T, slot string, args ...string) result {
 		t.Fatal(err)
 	}
 	config := t.TempDir()
-	cmd := &exec.Cmd{Path: entry, Args: append(append([]string{entry}, c.Args...), args...), Dir: t.TempDir()}
+	cmd := &exec.Cmd{Path: entry, Args: append(append([]string{entry}, c.Args...), cubArgs(args)...), Dir: t.TempDir()}
 	cmd.Env = cleanEnv("PATH="+os.Getenv("PATH"), "HOME="+t.TempDir(), "NO_COLOR=1",
 		"CUB_PLUGIN=1", "CUB_CONFIG="+config, "CUB_CONTEXT=traderx-test",
 		"CUB_SERVER=http://127.0.0.1:9", "CUB_TOKEN=test-token")
@@ -92,8 +113,13 @@ func checkCubRuns(t *testing.T, slot string) {
 		t.Errorf("cub traderx no-such-command: want exit 2 and one line: %s", fmtErr(r))
 	}
 	if r := cubExec(t, slot, "--help"); r.code != 0 || !strings.Contains(r.stdout, "\n  cub traderx [command]\n") ||
-		!strings.Contains(r.stdout, `Use "cub traderx [command] --help"`) {
+		!strings.Contains(r.stdout, `Use "cub traderx [command] --help"`) || !strings.Contains(r.stdout, "--kube-context") {
 		t.Errorf("cub traderx --help: %s", fmtErr(r))
+	}
+	// cub's --context (a ConfigHub context) and --debug never reach the
+	// plugin: no unknown flag, no clash with --kube-context.
+	if r := cubExec(t, slot, "--context", "hub-staging", "version", "--debug", "--kube-context", "kind-b"); r.code != 0 {
+		t.Errorf("cub --context hub-staging traderx version --debug --kube-context kind-b: %s", fmtErr(r))
 	}
 }
 
@@ -108,7 +134,7 @@ func TestCubInstallBareBinary(t *testing.T) {
 	if err := os.MkdirAll(binary, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	extract(t, filepath.Join(distDir(t), plugins.CubArchive(p)), binary)
+	extract(t, filepath.Join(distDir(t), plugins.Archive(loadDist(t).Version, p)), binary)
 	download, err := os.ReadFile(filepath.Join(binary, p.Exe(plugins.Cub().Binary)))
 	if err != nil {
 		t.Fatal(err)
@@ -166,20 +192,106 @@ func TestCubInstallBareBinary(t *testing.T) {
 	checkCubRuns(t, slot)
 }
 
-// TestCubInstallTarball follows cub's install of the release tarball: no
-// hook runs, so the tarball must carry cub-plugin.yaml and an executable
-// entrypoint.
-func TestCubInstallTarball(t *testing.T) {
-	slot := filepath.Join(t.TempDir(), "plugins", "traderx")
-	if err := os.MkdirAll(slot, 0o755); err != nil {
+// TestCubInstallFromRelease follows `cub plugin install --name traderx
+// finos/traderx-plugins[@tag]` for every platform built: cub lists the release's
+// assets (everything dist/ holds but dist.json), picks one with CubSelect —
+// in alphabetical order, the order GitHub shows, and reversed, since the
+// order is not documented — and unpacks it, without a hook, as the plugin
+// directory. Every pick must be that platform's archive with cub-plugin.yaml
+// at the top naming an executable entrypoint built for the platform; the
+// host's is run as cub runs it. (krew_test installs the same archives with
+// krew.)
+func TestCubInstallFromRelease(t *testing.T) {
+	d, dir := loadDist(t), distDir(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	extract(t, filepath.Join(distDir(t), plugins.CubArchive(host())), slot)
-	m := readCubManifest(t, slot)
-	c := route(t, m, plugins.Cub().Name)
-	fi, err := os.Stat(filepath.Join(slot, c.Entrypoint))
-	if err != nil || fi.Mode().Perm()&0o111 == 0 {
-		t.Fatalf("entrypoint %q missing or not executable after extraction: %v %v", c.Entrypoint, err, fi)
+	var assets []string
+	for _, e := range entries {
+		if e.Name() != "dist.json" {
+			assets = append(assets, e.Name())
+		}
 	}
-	checkCubRuns(t, slot)
+	slices.Sort(assets)
+	reversed := slices.Clone(assets)
+	slices.Reverse(reversed)
+	ran := false
+	for _, p := range d.platforms(t) {
+		want := plugins.Archive(d.Version, p)
+		for _, order := range [][]string{assets, reversed} {
+			got, err := CubSelect(order, p.OS, p.Arch)
+			if err != nil || got != want {
+				t.Errorf("%s: cub picks %q (%v) from %v, want %s", p, got, err, order, want)
+			}
+		}
+		if c := CubCandidates(assets, p.OS, p.Arch); !slices.Equal(c, []string{want}) {
+			t.Errorf("%s: cub considers %v, want only %s", p, c, want)
+		}
+
+		slot := filepath.Join(t.TempDir(), "plugins", "traderx")
+		if err := os.MkdirAll(slot, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		extract(t, filepath.Join(dir, want), slot)
+		c := route(t, readCubManifest(t, slot), plugins.Cub().Name)
+		entry := filepath.Join(slot, c.Entrypoint)
+		fi, err := os.Stat(entry)
+		if err != nil || fi.Mode().Perm()&0o111 == 0 {
+			t.Errorf("%s: entrypoint %q missing or not executable after extraction: %v %v", p, c.Entrypoint, err, fi)
+			continue
+		}
+		if err := builtFor(entry, p); err != nil {
+			t.Errorf("%s: entrypoint %s: %v", p, c.Entrypoint, err)
+		}
+		if p == host() {
+			checkCubRuns(t, slot)
+			ran = true
+		}
+	}
+	if !ran {
+		t.Errorf("the host platform %s was not built: no archive was run", host())
+	}
+}
+
+// builtFor checks that path is an executable for p: ELF on Linux, Mach-O on
+// macOS, PE on Windows, for p's architecture.
+func builtFor(path string, p plugins.Platform) error {
+	machines := map[string]map[string]any{
+		"linux":   {"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64},
+		"darwin":  {"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64},
+		"windows": {"amd64": uint16(pe.IMAGE_FILE_MACHINE_AMD64), "arm64": uint16(pe.IMAGE_FILE_MACHINE_ARM64)},
+	}
+	want, ok := machines[p.OS][p.Arch]
+	if !ok {
+		return fmt.Errorf("no check for %s", p)
+	}
+	var got any
+	switch p.OS {
+	case "linux":
+		f, err := elf.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		got = f.Machine
+	case "darwin":
+		f, err := macho.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		got = f.Cpu
+	case "windows":
+		f, err := pe.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		got = f.Machine
+	}
+	if got != want {
+		return fmt.Errorf("built for %v, want %v", got, want)
+	}
+	return nil
 }

@@ -1,15 +1,16 @@
 //go:build dist
 
-// Package dist tests the release archives of `make dist` the way users and
+// These tests take the release archives of `make dist` the way users and
 // package managers consume them: krew validates and installs the kubectl
-// plugin (real krew, built from its Go module), kubectl dispatches to it, cub's
-// install protocol is followed for the bare binary and the tarball, and a
-// rebuild gives the same bytes. Run through `make dist-test`.
+// plugin (real krew, built from its Go module), kubectl dispatches to it,
+// cub's selection of an archive from a release and its install protocol are
+// followed for every platform, and a rebuild gives the same bytes. Run
+// through `make dist-test`.
+
 package dist
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -37,6 +38,23 @@ type distInfo struct {
 	GoVersion string            `json:"goVersion"`
 	Platforms []string          `json:"platforms"`
 	Archives  map[string]string `json:"archives"`
+}
+
+// platforms are the platforms the dist run built (make dist: all of
+// plugins.yaml's, which TestArchivesAreComplete checks). The other tests
+// cover what was built, so a partial build (hack/dist -platforms) can be
+// tested too.
+func (d distInfo) platforms(t *testing.T) []plugins.Platform {
+	t.Helper()
+	var out []plugins.Platform
+	for _, s := range d.Platforms {
+		os, arch, ok := strings.Cut(s, "/")
+		if !ok {
+			t.Fatalf("dist.json platform %q is not os/arch", s)
+		}
+		out = append(out, plugins.Platform{OS: os, Arch: arch})
+	}
+	return out
 }
 
 func distDir(t *testing.T) string {
@@ -125,8 +143,8 @@ type archived struct {
 	data  []byte
 }
 
-// readArchive returns the entries of a .tar.gz or .zip, in archive order, and
-// checks the metadata every entry must have.
+// readArchive returns the entries of a .tar.gz, in archive order, and checks
+// the metadata every entry must have.
 func readArchive(t *testing.T, path string) ([]string, map[string]archived) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -135,26 +153,6 @@ func readArchive(t *testing.T, path string) ([]string, map[string]archived) {
 	}
 	var names []string
 	entries := map[string]archived{}
-	if strings.HasSuffix(path, ".zip") {
-		zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range zr.File {
-			rc, err := f.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, f.Name)
-			entries[f.Name] = archived{f.Mode(), f.Modified.UTC(), data}
-		}
-		return names, entries
-	}
 	gz, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
@@ -195,81 +193,75 @@ func extract(t *testing.T, archive, dir string) {
 	}
 }
 
-// TestArchivesAreComplete checks every archive of every platform: its
-// entries, their modes and times, the shipped cub-plugin.yaml and the
-// .sha256 files.
+// TestArchivesAreComplete checks every platform's archive: its entries, all
+// at the top (cub and krew read them there), their modes and times, the
+// shipped cub-plugin.yaml and the .sha256 file.
 func TestArchivesAreComplete(t *testing.T) {
 	d, dir := loadDist(t), distDir(t)
 	if got, want := len(d.Platforms), len(plugins.Get().Platforms); got != want {
 		t.Errorf("dist holds %d platforms, plugins.yaml lists %d", got, want)
+	}
+	if got, want := len(d.Archives), len(d.Platforms); got != want {
+		t.Errorf("dist holds %d archives, want one per platform (%d)", got, want)
 	}
 	mtime, err := time.Parse(time.RFC3339, d.Date)
 	if err != nil {
 		t.Fatalf("dist.json date: %v", err)
 	}
 	k, c := plugins.Kubectl(), plugins.Cub()
-	for _, p := range plugins.Get().Platforms {
-		kName, cName := plugins.KubectlArchive(d.Version, p), plugins.CubArchive(p)
-		for _, name := range []string{kName, cName} {
-			raw, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(raw)
-			want := hex.EncodeToString(sum[:])
-			line, err := os.ReadFile(filepath.Join(dir, name+".sha256"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(line) != want+"  "+name+"\n" || d.Archives[name] != want {
-				t.Errorf("%s: .sha256 %q, dist.json %q, actual %s", name, line, d.Archives[name], want)
-			}
+	for _, p := range d.platforms(t) {
+		name := plugins.Archive(d.Version, p)
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(raw)
+		want := hex.EncodeToString(sum[:])
+		line, err := os.ReadFile(filepath.Join(dir, name+".sha256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(line) != want+"  "+name+"\n" || d.Archives[name] != want {
+			t.Errorf("%s: .sha256 %q, dist.json %q, actual %s", name, line, d.Archives[name], want)
 		}
 
-		wantK := []string{"LICENSE", p.Exe(k.Binary)}
-		if p.OS != "windows" {
-			wantK = append(wantK, plugins.CompletionScript())
+		wantNames := append(plugins.KubectlFiles(p), plugins.CubFiles(p)...)
+		slices.Sort(wantNames)
+		names, entries := readArchive(t, filepath.Join(dir, name))
+		if !slices.Equal(names, wantNames) {
+			t.Errorf("%s holds %v, want %v", name, names, wantNames)
 		}
-		names, entries := readArchive(t, filepath.Join(dir, kName))
-		if !slices.Equal(names, wantK) {
-			t.Errorf("%s holds %v, want %v", kName, names, wantK)
-		}
-		if e := entries[p.Exe(k.Binary)]; e.mode.Perm() != 0o755 || len(e.data) < 1<<20 {
-			t.Errorf("%s: binary mode %v, %d bytes", kName, e.mode, len(e.data))
+		for _, bin := range []string{p.Exe(k.Binary), p.Exe(c.Binary)} {
+			if e := entries[bin]; e.mode.Perm() != 0o755 || len(e.data) < 1<<20 {
+				t.Errorf("%s: %s mode %v, %d bytes", name, bin, e.mode, len(e.data))
+			}
 		}
 		if e := entries["LICENSE"]; e.mode.Perm() != 0o644 || !bytes.Contains(e.data, []byte("Apache License")) {
-			t.Errorf("%s: LICENSE mode %v", kName, e.mode)
+			t.Errorf("%s: LICENSE mode %v", name, e.mode)
 		}
 		if p.OS != "windows" {
 			if e := entries[plugins.CompletionScript()]; e.mode.Perm() != 0o755 || string(e.data) != plugins.CompletionScriptText() {
-				t.Errorf("%s: completion script mode %v:\n%s", kName, e.mode, e.data)
+				t.Errorf("%s: completion script mode %v:\n%s", name, e.mode, e.data)
 			}
-		}
-		for name, e := range entries {
-			if !e.mtime.Equal(mtime) {
-				t.Errorf("%s: %s has time %v, want the commit date %v", kName, name, e.mtime, mtime)
-			}
-		}
-
-		names, entries = readArchive(t, filepath.Join(dir, cName))
-		if want := []string{"cub-plugin.yaml", p.Exe(c.Binary)}; !slices.Equal(names, want) {
-			t.Errorf("%s holds %v, want %v", cName, names, want)
 		}
 		wantManifest, err := plugins.CubManifest(d.Version, p.Exe(c.Binary))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := entries["cub-plugin.yaml"].data; !bytes.Equal(got, wantManifest) {
-			t.Errorf("%s: cub-plugin.yaml\n%s\nwant\n%s", cName, got, wantManifest)
+		if e := entries[plugins.CubManifestFile]; !bytes.Equal(e.data, wantManifest) || e.mode.Perm() != 0o644 {
+			t.Errorf("%s: cub-plugin.yaml mode %v\n%s\nwant\n%s", name, e.mode, e.data, wantManifest)
 		}
-		if e := entries[p.Exe(c.Binary)]; e.mode.Perm() != 0o755 {
-			t.Errorf("%s: entrypoint mode %v", cName, e.mode)
+		for n, e := range entries {
+			if !e.mtime.Equal(mtime) {
+				t.Errorf("%s: %s has time %v, want the commit date %v", name, n, e.mtime, mtime)
+			}
 		}
 	}
 }
 
-// TestRebuildGivesSameBytes rebuilds the host platform and Windows (the zip
-// path) from the same inputs and compares the archives byte for byte.
+// TestRebuildGivesSameBytes rebuilds the host platform and Windows (.exe
+// names, no completion script) from the same inputs and compares the
+// archives byte for byte.
 func TestRebuildGivesSameBytes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-builds")
@@ -292,15 +284,14 @@ func TestRebuildGivesSameBytes(t *testing.T) {
 		t.Fatalf("rebuild: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, p := range platforms {
-		for _, name := range []string{plugins.KubectlArchive(d.Version, p), plugins.CubArchive(p)} {
-			a, errA := os.ReadFile(filepath.Join(dir, name))
-			b, errB := os.ReadFile(filepath.Join(out, name))
-			if errA != nil || errB != nil {
-				t.Fatal(errA, errB)
-			}
-			if !bytes.Equal(a, b) {
-				t.Errorf("%s differs between two builds from the same inputs", name)
-			}
+		name := plugins.Archive(d.Version, p)
+		a, errA := os.ReadFile(filepath.Join(dir, name))
+		b, errB := os.ReadFile(filepath.Join(out, name))
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two builds from the same inputs", name)
 		}
 	}
 }

@@ -4,11 +4,13 @@ package dist
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,12 +57,12 @@ func TestKrewManifestMatchesArchives(t *testing.T) {
 	if m.Spec.ShortDescription != plugins.Kubectl().Summary || m.Spec.Version != d.Version {
 		t.Errorf("shortDescription %q, version %q", m.Spec.ShortDescription, m.Spec.Version)
 	}
-	if len(m.Spec.Platforms) != len(plugins.Get().Platforms) {
+	if len(m.Spec.Platforms) != len(d.Platforms) {
 		t.Fatalf("%d platforms", len(m.Spec.Platforms))
 	}
 	for _, p := range m.Spec.Platforms {
 		pl := plugins.Platform{OS: p.Selector.MatchLabels["os"], Arch: p.Selector.MatchLabels["arch"]}
-		name := plugins.KubectlArchive(d.Version, pl)
+		name := plugins.Archive(d.Version, pl)
 		if !strings.HasSuffix(p.URI, "/"+name) || p.Sha256 != d.Archives[name] || p.Bin != pl.Exe(plugins.Kubectl().Binary) {
 			t.Errorf("%s: %+v", pl, p)
 		}
@@ -92,7 +94,7 @@ func TestKrewManifestValidates(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("validate-krew-manifest (installing every platform): %s", fmtErr(r))
 	}
-	if want := "all 6 spec.platforms installed fine"; !strings.Contains(r.stderr, want) {
+	if want := fmt.Sprintf("all %d spec.platforms installed fine", len(loadDist(t).Platforms)); !strings.Contains(r.stderr, want) {
 		t.Errorf("validator output lacks %q:\n%s", want, r.stderr)
 	}
 }
@@ -113,7 +115,7 @@ func krewInstall(t *testing.T, manifest string) (string, result) {
 	t.Helper()
 	d := loadDist(t)
 	krewRoot := t.TempDir()
-	archive := filepath.Join(distDir(t), plugins.KubectlArchive(d.Version, host()))
+	archive := filepath.Join(distDir(t), plugins.Archive(d.Version, host()))
 	cmd := exec.Command(filepath.Join(krewDir(t), "krew"), "install", "--manifest="+manifest, "--archive="+archive)
 	cmd.Env = cleanEnv("KREW_ROOT="+krewRoot, "KREW_NO_UPGRADE_CHECK=1", "HOME="+t.TempDir(),
 		"PATH="+filepath.Join(krewRoot, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -135,8 +137,23 @@ func TestKrewInstallAndKubectlDispatch(t *testing.T) {
 		t.Fatalf("krew linked no kubectl-traderx: %v", err)
 	}
 	// krew installs the completion script beside the plugin without linking it;
-	// the manifest's caveats tell users to link it, as this test does.
+	// the manifest's caveats tell users to link it, as this test does. Of the
+	// archive, which also carries the cub plugin, krew copies only the files
+	// its manifest names.
 	store := filepath.Join(krewRoot, "store", "traderx", d.Version)
+	stored, err := os.ReadDir(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range stored {
+		names = append(names, e.Name())
+	}
+	want := plugins.KubectlFiles(host())
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("krew stored %v, want only the kubectl plugin's files %v", names, want)
+	}
 	kubectl := func(args ...string) result {
 		cmd := exec.Command("kubectl", args...)
 		cmd.Env = cleanEnv("HOME="+t.TempDir(), "NO_COLOR=1", "KUBECONFIG="+filepath.Join(t.TempDir(), "none"),
@@ -197,7 +214,7 @@ func completes(out string, want []string) bool {
 func TestKrewRejectsWrongDigest(t *testing.T) {
 	d := loadDist(t)
 	_, raw, _ := renderedManifest(t)
-	good := d.Archives[plugins.KubectlArchive(d.Version, host())]
+	good := d.Archives[plugins.Archive(d.Version, host())]
 	bad := strings.Repeat("deadbeef", 8) // well-formed, wrong
 	if strings.Count(string(raw), good) != 1 {
 		t.Fatalf("manifest lacks the host archive's digest %s", good)

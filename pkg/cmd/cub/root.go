@@ -4,6 +4,7 @@
 package cub
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"time"
@@ -28,7 +29,7 @@ type Env struct {
 	// Clock runs backoffs and gate polls (default: the wall clock).
 	Clock rollout.Clock
 	// Gate replaces the cluster health gate (tests); nil builds one from
-	// --kubeconfig/--context through cluster.Connect.
+	// --kubeconfig/--kube-context through cluster.Connect.
 	Gate rollout.Gate
 	// ClientOptions are appended to the ConfigHub client options (tests
 	// shorten retries).
@@ -64,14 +65,29 @@ type globals struct {
 	streams genericiooptions.IOStreams
 	color   *cli.ColorFlag
 	kube    *genericclioptions.ConfigFlags
-	project string
-	logDir  string
-	verbose bool
+	// kubeContext is --kube-context, merged into kube.Context before a
+	// command runs (see resolveKubeContext).
+	kubeContext string
+	project     string
+	logDir      string
+	verbose     bool
 }
 
 // newKubeFlags are the kubectl-style connection flags; only --kubeconfig and
-// --context are registered (the namespace is the environment's).
+// the context are registered (the namespace is the environment's).
 func newKubeFlags() *genericclioptions.ConfigFlags { return genericclioptions.NewConfigFlags(true) }
+
+// resolveKubeContext picks the kubeconfig context of the cluster the health
+// gates read. cub strips --context (it selects cub's own ConfigHub context)
+// from a plugin's arguments, so under cub only --kube-context reaches us;
+// run directly, the kubectl-style --context works too. Two different names
+// are bad input rather than a silent choice.
+func resolveKubeContext(kubeContext, context string) (string, error) {
+	if kubeContext == "" || context == "" || kubeContext == context {
+		return cmp.Or(kubeContext, context), nil
+	}
+	return "", cli.Usagef("--kube-context %q and --context %q name different kubeconfig contexts: give only --kube-context", kubeContext, context)
+}
 
 // NewRootCommand builds the cub-traderx command tree for the process environment.
 func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -80,6 +96,12 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 
 // NewRootCommandWith builds the command tree with an explicit Env.
 func NewRootCommandWith(streams genericiooptions.IOStreams, env Env) *cobra.Command {
+	root, _ := newRoot(streams, env)
+	return root
+}
+
+// newRoot builds the command tree and returns the globals its flags fill.
+func newRoot(streams genericiooptions.IOStreams, env Env) (*cobra.Command, *globals) {
 	g := &globals{env: env.withDefaults(), streams: streams, color: &cli.ColorFlag{},
 		kube: newKubeFlags()}
 	root := &cobra.Command{
@@ -91,8 +113,15 @@ environments only through the ConfigHub API; its cluster access is read-only
 
 Credentials come from CUB_SERVER and CUB_TOKEN (set by cub when it runs the
 plugin), else from the cub config ($CUB_CONFIG or ~/.confighub, context
-$CUB_CONTEXT or the current one). Every run that talks to ConfigHub writes a
-log file (see --log-dir).
+$CUB_CONTEXT or the current one), else from an older cub's login
+(~/.confighub/session.json; server $CONFIGHUB_URL, else context.json, else
+https://hub.confighub.com). Every run that talks to ConfigHub writes a log
+file (see --log-dir).
+
+The cluster the health gates read is --kubeconfig's --kube-context. Under
+cub, --context and --debug belong to cub (--context selects the ConfigHub
+context) and never reach cub traderx; run directly as cub-traderx, --context
+is the same as --kube-context.
 
 ` + cli.ExitCodesHelp,
 	}
@@ -107,7 +136,13 @@ log file (see --log-dir).
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "Show debug lines on stderr (the log file always has them)")
 	// Only the kubeconfig and context are taken: the namespace is the environment's.
 	pf.StringVar(g.kube.KubeConfig, "kubeconfig", "", "Kubeconfig of the cluster read by health gates")
-	pf.StringVar(g.kube.Context, "context", "", "Kubeconfig context of the cluster read by health gates")
+	pf.StringVar(&g.kubeContext, "kube-context", "", "Kubeconfig context of the cluster read by health gates (default: the kubeconfig's current context)")
+	pf.StringVar(g.kube.Context, "context", "", "Same as --kube-context when run directly as cub-traderx; under cub, --context selects cub's ConfigHub context and never reaches cub traderx")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		ctx, err := resolveKubeContext(g.kubeContext, *g.kube.Context)
+		*g.kube.Context = ctx
+		return err
+	}
 	root.AddCommand(
 		cli.NewVersionCommand(Name, streams),
 		newInstallCommand(g),
@@ -123,5 +158,5 @@ log file (see --log-dir).
 		newDiffCommand(g),
 		newBlueGreenCommand(g),
 	)
-	return root
+	return root, g
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/audit"
@@ -36,9 +35,7 @@ func (g *globals) open(command string) (*session, error) {
 	}
 	creds, err := confighub.ResolveCredentials(g.env.Getenv, g.env.HomeDir)
 	if err != nil {
-		if errors.Is(err, confighub.ErrNoCredentials) {
-			return nil, cli.Usagef("no ConfigHub credentials: set CUB_SERVER and CUB_TOKEN or run `cub auth login` (%s)", detail(err))
-		}
+		// The error names the places looked at and the fix (cub auth login).
 		return nil, cli.UsageError(err)
 	}
 	dir := g.logDir
@@ -59,14 +56,6 @@ func (g *globals) open(command string) (*session, error) {
 	}
 	log.Logger().Debug("run", "command", command, "project", project, "credentials", creds, "log", log.Path())
 	return &session{g: g, creds: creds, client: client, log: log, project: project}, nil
-}
-
-func detail(err error) string {
-	s := err.Error()
-	if i := strings.LastIndex(s, "("); i >= 0 {
-		return strings.TrimSuffix(s[i+1:], ")")
-	}
-	return s
 }
 
 func (s *session) close() { _ = s.log.Close() }
