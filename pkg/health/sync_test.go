@@ -29,15 +29,20 @@ func TestConfigHubSyncOverHTTP(t *testing.T) {
 	if cs := syncChecks(ctx, sync, env); len(cs) != 1 || cs[0].Status != check.StatusWarn || !strings.Contains(cs[0].Message, "space traderx-dev not found") {
 		t.Fatalf("missing space: %+v", cs)
 	}
-	sp, err := c.CreateSpace(ctx, confighub.Space{Slug: "traderx-dev"})
+	w, err := srv.StartWorker(ctx, "traderx-dev", "worker", nil, confighubtest.NoopBackend{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	target, err := c.CreateTarget(ctx, sp.SpaceID, confighub.Target{Slug: "dev-cluster", ToolchainType: "Kubernetes/YAML", ProviderType: "Kubernetes"})
+	t.Cleanup(w.Stop)
+	sp, err := c.GetSpaceBySlug(ctx, "traderx-dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := c.CreateUnit(ctx, sp.SpaceID, confighub.Unit{Slug: "namespace", ToolchainType: "Kubernetes/YAML", TargetID: target.TargetID,
+	target, err := w.TargetID(ctx, w.Targets()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.CreateUnit(ctx, sp.SpaceID, confighub.Unit{Slug: "namespace", ToolchainType: "Kubernetes/YAML", TargetID: target,
 		Data: []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: traderx-dev\n")}, uuid.Nil, uuid.Nil)
 	if err != nil {
 		t.Fatal(err)

@@ -170,6 +170,9 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 		return nil, err
 	}
 	if !o.DryRun {
+		if err := r.CheckReady(ctx, sp, env); err != nil {
+			return nil, err
+		}
 		if _, err := r.user(ctx); err != nil {
 			return nil, err
 		}

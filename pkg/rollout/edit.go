@@ -39,6 +39,11 @@ func (r *Rollout) EditUnits(ctx context.Context, env traderx.Environment, desc s
 	if err != nil {
 		return nil, err
 	}
+	if !dryRun {
+		if err := r.CheckReady(ctx, sp, env); err != nil {
+			return nil, err
+		}
+	}
 	var out []EditResult
 	for _, e := range edits {
 		res, err := r.editUnit(ctx, sp, env, desc, dryRun, e)

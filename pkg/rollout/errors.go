@@ -109,6 +109,13 @@ func IsUnreachable(err error) bool {
 	return errors.As(err, &ue)
 }
 
+// IsClusterUnreadable reports a failure to read the cluster the health gates
+// judge (as opposed to ConfigHub being unreachable).
+func IsClusterUnreadable(err error) bool {
+	var ue *unreachableError
+	return errors.As(err, &ue)
+}
+
 // unreachableError marks a cluster read failure of the health gate.
 type unreachableError struct{ err error }
 

@@ -3,9 +3,7 @@ package rollout
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"strconv"
 	"strings"
 
@@ -55,20 +53,15 @@ func UnitLabels(u manifests.Unit) map[string]string {
 	return l
 }
 
-// TargetSlug is the target an environment's units are applied through.
-func TargetSlug(flag string, env traderx.Environment) string {
-	if flag != "" {
-		return flag
-	}
-	return env.Name + "-cluster"
-}
-
 // InstallOptions select what Install creates.
 type InstallOptions struct {
 	// Envs to install, in promotion order; each one's upstream must be
 	// installed already or be in Envs.
 	Envs []traderx.Environment
-	// Target is the target slug in every environment space ("" = <env>-cluster).
+	// Target is the Kubernetes target to use in every environment space; ""
+	// means the only one there. Targets belong to bridge workers (they
+	// advertise them when they connect); install binds units to them and
+	// never creates one.
 	Target string
 	DryRun bool
 }
@@ -110,6 +103,8 @@ type installer struct {
 	res *InstallResult
 	// planned spaces that do not exist yet (dry run): slug -> unit slugs
 	planned map[string]bool
+	// targets chosen per environment name
+	targets map[string]*TargetChoice
 }
 
 // Install creates the base space and one space per environment with units,
@@ -141,6 +136,18 @@ func (r *Rollout) Install(ctx context.Context, o InstallOptions) (*InstallResult
 			return nil, err
 		}
 	}
+
+	// Every environment needs a connected worker's target before anything
+	// is created: without one its units could never be applied.
+	targets := map[string]*TargetChoice{}
+	for _, e := range o.Envs {
+		tc, err := r.envTarget(ctx, e, o.Target)
+		if err != nil {
+			return nil, err
+		}
+		targets[e.Name] = tc
+	}
+	in.targets = targets
 
 	base := BaseEnvironment()
 	baseSpace := traderx.BaseSpace(r.project())
@@ -316,10 +323,8 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	if err != nil {
 		return err
 	}
-	target, err := in.target(ctx, sp, slug, e)
-	if err != nil {
-		return err
-	}
+	tc := in.targets[e.Name]
+	target := tc.ID
 	have, err := in.units(ctx, sp)
 	if err != nil {
 		return err
@@ -379,7 +384,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 		}
 		if cur.Unit.TargetID != target && !(in.o.DryRun && target == uuid.Nil) {
 			if have[u.Name] != nil {
-				in.change(Change{Space: slug, Kind: "set-target", Name: u.Name, Detail: TargetSlug(in.o.Target, e)})
+				in.change(Change{Space: slug, Kind: "set-target", Name: u.Name, Detail: tc.Slug})
 			}
 			patch["TargetID"] = target.String()
 		}
@@ -390,36 +395,24 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	return nil
 }
 
-// target returns the environment space's target, creating it when missing.
-func (in *installer) target(ctx context.Context, sp *confighub.Space, spaceSlug string, e traderx.Environment) (uuid.UUID, error) {
-	slug := TargetSlug(in.o.Target, e)
-	if sp != nil {
-		w, err := confighub.Where().Eq("Slug", slug).Build()
-		if err != nil {
-			return uuid.Nil, &InputError{Err: fmt.Errorf("target %q: %w", slug, err)}
-		}
-		list, err := in.r.Hub.ListTargets(ctx, sp.SpaceID, w)
-		if err != nil {
-			return uuid.Nil, fmt.Errorf("list targets of %s: %w", spaceSlug, err)
-		}
-		for _, t := range list {
-			if t.Target != nil && t.Target.Slug == slug {
-				return t.Target.TargetID, nil
-			}
-		}
+// envTarget finds the target an environment's units are bound to: in the
+// environment's space, the Kubernetes target named by slug, else the only one.
+func (r *Rollout) envTarget(ctx context.Context, e traderx.Environment, slug string) (*TargetChoice, error) {
+	space := e.Space(r.project())
+	sp, err := r.Hub.GetSpaceBySlug(ctx, space)
+	if confighub.IsNotFound(err) {
+		return nil, noTargetError(e, space, slug, nil, false)
 	}
-	params, _ := json.Marshal(map[string]string{"KubeNamespace": e.Namespace()})
-	in.change(Change{Space: spaceSlug, Kind: "target", Name: slug, Detail: "Kubernetes, namespace " + e.Namespace()})
-	if in.o.DryRun {
-		return uuid.Nil, nil
-	}
-	start := in.r.clock().Now()
-	t, err := in.r.Hub.CreateTarget(ctx, sp.SpaceID, confighub.Target{Slug: slug, DisplayName: slug,
-		ToolchainType: confighub.ToolchainKubernetesYAML, ProviderType: "Kubernetes", Parameters: string(params),
-		Labels: maps.Clone(map[string]string{"environment": e.Name})})
-	in.r.record("create-target", e.Name, nil, nil, start, err)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("create target %s/%s: %w", spaceSlug, slug, err)
+		return nil, err
 	}
-	return t.TargetID, nil
+	list, err := r.Hub.ListTargets(ctx, sp.SpaceID, "")
+	if err != nil {
+		return nil, fmt.Errorf("list targets of %s: %w", space, err)
+	}
+	tc, have := chooseTarget(list, space, slug)
+	if tc == nil {
+		return nil, noTargetError(e, space, slug, have, true)
+	}
+	return tc, nil
 }

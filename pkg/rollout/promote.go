@@ -66,6 +66,11 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 	if err != nil {
 		return nil, err
 	}
+	if !o.DryRun {
+		if err := r.CheckReady(ctx, dst, to); err != nil {
+			return nil, err
+		}
+	}
 	srcUnits, err := r.Hub.ListUnits(ctx, src.SpaceID, "")
 	if err != nil {
 		return nil, fmt.Errorf("list units of %s: %w", src.Slug, err)

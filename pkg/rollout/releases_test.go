@@ -40,6 +40,11 @@ func newWorld(t *testing.T, envs ...string) *world {
 	gate := rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
 		return report(env, check.StatusPass, s), nil
 	})
+	var spaces []string
+	for _, e := range envs {
+		spaces = append(spaces, "traderx-"+e)
+	}
+	startWorkers(t, srv, spaces...)
 	w := &world{t: t, ctx: context.Background(), srv: srv, c: c,
 		r: &rollout.Rollout{Hub: c, Gate: gate, Clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}}
 	var list []traderx.Environment

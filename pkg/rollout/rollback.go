@@ -95,6 +95,9 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	}
 	res := &RollbackResult{Environment: env.Name, Target: *target, DryRun: o.DryRun}
 	if !o.DryRun {
+		if err := r.CheckReady(ctx, h.space, env); err != nil {
+			return nil, err
+		}
 		if _, err := r.user(ctx); err != nil {
 			return nil, err
 		}

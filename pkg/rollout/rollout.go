@@ -38,7 +38,7 @@ type Hub interface {
 	CreateTag(ctx context.Context, spaceID uuid.UUID, t confighub.Tag) (*confighub.Tag, error)
 	TagUnits(ctx context.Context, where string, req confighub.UnitTagRequest) ([]confighub.UnitTagResponse, error)
 	ListTargets(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedTarget, error)
-	CreateTarget(ctx context.Context, spaceID uuid.UUID, t confighub.Target) (*confighub.Target, error)
+	ListBridgeWorkers(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedBridgeWorker, error)
 }
 
 var _ Hub = (*confighub.Client)(nil)
@@ -101,6 +101,9 @@ type Rollout struct {
 	Project string
 	// User is recorded on releases; looked up with Hub.Me when empty.
 	User string
+
+	// ready remembers the spaces CheckReady passed in this run.
+	ready map[uuid.UUID]bool
 }
 
 func (r *Rollout) clock() Clock {

@@ -33,10 +33,11 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-func setup(t *testing.T, gate rollout.Gate) (*rollout.Rollout, *confighubtest.Server, *fakeClock) {
+func setup(t *testing.T, gate rollout.Gate) (*rollout.Rollout, *confighubtest.Worker, *fakeClock) {
 	t.Helper()
 	srv := confighubtest.NewServer()
 	t.Cleanup(srv.Close)
+	workers := startWorkers(t, srv, "traderx-dev")
 	c, err := confighub.New(srv.Credentials(), confighub.WithWaitPolicy(confighub.WaitPolicy{Initial: 10 * time.Millisecond, Cap: 50 * time.Millisecond, Timeout: time.Minute}))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +48,23 @@ func setup(t *testing.T, gate rollout.Gate) (*rollout.Rollout, *confighubtest.Se
 	if _, err := r.Install(context.Background(), rollout.InstallOptions{Envs: []traderx.Environment{dev}}); err != nil {
 		t.Fatal(err)
 	}
-	return r, srv, clock
+	return r, workers["traderx-dev"], clock
+}
+
+// startWorkers connects a worker in each space, as an operator does before
+// installing.
+func startWorkers(t *testing.T, srv *confighubtest.Server, spaces ...string) map[string]*confighubtest.Worker {
+	t.Helper()
+	ws, err := srv.StartWorkers(context.Background(), confighubtest.NoopBackend{}, nil, spaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	})
+	return ws
 }
 
 func report(env traderx.Environment, st check.Status, services []string) *check.Report {
@@ -82,7 +99,8 @@ func TestApplyOrderAndRelease(t *testing.T) {
 	if got := fmt.Sprint(tiers); got != "[0 1 2 3 4 5]" {
 		t.Errorf("tiers = %v", tiers)
 	}
-	want := [][]string{{"database", "reference-data", "trade-feed", "people-service"}, {"account-service", "position-service", "trade-processor"},
+	// First the readiness check of the whole environment, before any change.
+	want := [][]string{{}, {"database", "reference-data", "trade-feed", "people-service"}, {"account-service", "position-service", "trade-processor"},
 		{"trade-service"}, {"web-front-end-angular"}}
 	if len(seen) != len(want) {
 		t.Fatalf("gate calls = %v", seen)
@@ -107,8 +125,8 @@ func TestApplyRetriesBackOffAndStop(t *testing.T) {
 	gate := rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
 		return report(env, check.StatusPass, s), nil
 	})
-	r, srv, clock := setup(t, gate)
-	srv.FailApplies("database-service", "quota exceeded", -1)
+	r, worker, clock := setup(t, gate)
+	worker.FailApplies("database-service", "quota exceeded", -1)
 	dev, _ := traderx.LookupEnvironment("dev")
 	_, err := r.Apply(context.Background(), dev, rollout.ApplyOptions{Resume: "cub traderx apply dev", Settle: -1})
 	var te *rollout.TierError

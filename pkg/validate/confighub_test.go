@@ -20,7 +20,8 @@ type hub struct {
 	srv    *confighubtest.Server
 	client *confighub.Client
 	space  *confighub.Space
-	target *confighub.Target
+	worker *confighubtest.Worker
+	target uuid.UUID
 	units  map[string]*confighub.Unit
 	env    traderx.Environment
 }
@@ -43,17 +44,33 @@ func (h *hub) ctx(t *testing.T) context.Context {
 	return ctx
 }
 
+// start creates the environment's space with a connected worker, as an
+// operator does with cub space create, cub worker create and cub worker run.
+func (h *hub) start(t *testing.T) {
+	t.Helper()
+	ctx := h.ctx(t)
+	slug := h.env.Space(traderx.DefaultProject)
+	var err error
+	if h.worker, err = h.srv.StartWorker(ctx, slug, "worker", nil, confighubtest.NoopBackend{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.worker.Stop)
+	if h.space, err = h.client.GetSpaceBySlug(ctx, slug); err != nil {
+		t.Fatal(err)
+	}
+	if h.target, err = h.worker.TargetID(ctx, h.worker.Targets()[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // install creates the space and every rendered unit except skip, and applies
 // them so head = live.
 func (h *hub) install(t *testing.T, skip ...string) {
 	t.Helper()
 	ctx := h.ctx(t)
 	var err error
-	if h.space, err = h.client.CreateSpace(ctx, confighub.Space{Slug: h.env.Space(traderx.DefaultProject)}); err != nil {
-		t.Fatal(err)
-	}
-	if h.target, err = h.client.CreateTarget(ctx, h.space.SpaceID, confighub.Target{Slug: "local"}); err != nil {
-		t.Fatal(err)
+	if h.worker == nil {
+		h.start(t)
 	}
 	units, err := manifests.Render(h.env)
 	if err != nil {
@@ -68,7 +85,7 @@ func (h *hub) install(t *testing.T, skip ...string) {
 			t.Fatal(err)
 		}
 		cu, err := h.client.CreateUnit(ctx, h.space.SpaceID, confighub.Unit{Slug: u.Name, ToolchainType: confighub.ToolchainKubernetesYAML,
-			Data: data, TargetID: h.target.TargetID}, uuid.Nil, uuid.Nil)
+			Data: data, TargetID: h.target}, uuid.Nil, uuid.Nil)
 		if err != nil {
 			t.Fatalf("create unit %s: %v", u.Name, err)
 		}
@@ -188,12 +205,13 @@ func TestConfigHubFindings(t *testing.T) {
 		{"head ahead of live", func(t *testing.T, h *hub) { h.install(t); h.change(t, "trade-service-blue-deployment") },
 			SuiteConfigHubSync, "live-synced", "unit/trade-service-blue-deployment", "head revision 2, live revision 1: changes not applied"},
 		{"never applied", func(t *testing.T, h *hub) {
-			h.srv.FailApplies("ingress", "admission webhook denied the request", -1)
+			h.start(t)
+			h.worker.FailApplies("ingress", "admission webhook denied the request", -1)
 			h.install(t)
 		}, SuiteConfigHubSync, "live-synced", "unit/ingress", "never applied (head revision 1)"},
 		{"last apply failed", func(t *testing.T, h *hub) {
 			h.install(t)
-			h.srv.FailApplies("ingress", "admission webhook denied the request", 1)
+			h.worker.FailApplies("ingress", "admission webhook denied the request", 1)
 			h.apply(t, "ingress")
 		}, SuiteConfigHubSync, "live-synced", "unit/ingress", "last apply failed (ApplyFailed)"},
 		{"space missing", func(t *testing.T, h *hub) {},

@@ -99,6 +99,10 @@ func (s *session) explain(err error) error {
 		}
 		return cli.Failed(err)
 	}
+	var wu *rollout.WorkerUnavailableError
+	if errors.As(err, &wu) || rollout.IsClusterUnreadable(err) {
+		return cli.Unavailable(err)
+	}
 	if confighub.IsUnauthorized(err) {
 		return cli.Unavailable(fmt.Errorf("ConfigHub at %s rejected the token (run `cub auth login`, or check CUB_TOKEN): %w", s.creds.Server, err))
 	}

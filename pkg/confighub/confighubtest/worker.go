@@ -586,3 +586,21 @@ func (w *Worker) refresh(op *operation) {
 			func(r *actionResult) { r.LiveState = live })
 	}
 }
+
+// StartWorkers starts one connected worker named "worker" in each space (the
+// space is created when missing), as an operator does before `cub traderx
+// install`. The workers are keyed by space slug; stop them with Stop.
+func (s *Server) StartWorkers(ctx context.Context, b Backend, kubeContexts []string, spaces ...string) (map[string]*Worker, error) {
+	out := map[string]*Worker{}
+	for _, sp := range spaces {
+		w, err := s.StartWorker(ctx, sp, "worker", kubeContexts, b)
+		if err != nil {
+			for _, started := range out {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("worker of space %s: %w", sp, err)
+		}
+		out[sp] = w
+	}
+	return out, nil
+}
