@@ -143,7 +143,9 @@ func (e *inProgressError) Unwrap() error { return e.err }
 // waiting does not cure.
 type stuckError struct{ checks []check.Check }
 
-func (e *stuckError) Error() string { return fmt.Sprintf("%d persistent pod failure(s)", len(e.checks)) }
+func (e *stuckError) Error() string {
+	return fmt.Sprintf("%d persistent pod failure(s)", len(e.checks))
+}
 
 func retryable(err error) bool {
 	var ip *inProgressError

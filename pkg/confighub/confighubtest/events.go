@@ -30,4 +30,3 @@ func (s *Server) listAllEvents(r *http.Request) (int, any, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].UnitID.String() < out[j].UnitID.String() })
 	return http.StatusOK, out, nil
 }
-
