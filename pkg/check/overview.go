@@ -172,7 +172,12 @@ func renderCompact(w io.Writer, r Report, o RenderOptions) error {
 	if t.Len() > 0 {
 		fmt.Fprintln(bw)
 	}
-	fmt.Fprintln(bw, StatusLine(r, o.FailOn, o.Color))
+	// The verdict wraps under its reason.
+	status := wrap(StatusLine(r, o.FailOn, o.Color), width-len(statusLead))
+	fmt.Fprintln(bw, status[0])
+	for _, l := range status[1:] {
+		fmt.Fprintln(bw, strings.Repeat(" ", len(statusLead))+l)
+	}
 	return flush(bw)
 }
 

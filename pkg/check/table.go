@@ -169,8 +169,10 @@ func StatusLine(r Report, f FailOn, colour bool) string {
 	if failsOnWarn {
 		vc = p.fail
 	}
-	return fmt.Sprintf("Status: %s — %s", vc.Sprint(verdictLabel(r, failsOnWarn)), reason)
+	return fmt.Sprintf("%s%s — %s", statusLead, vc.Sprint(verdictLabel(r, failsOnWarn)), reason)
 }
+
+const statusLead = "Status: "
 
 func flush(bw *bufio.Writer) error {
 	if err := bw.Flush(); err != nil {
