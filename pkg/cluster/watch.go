@@ -42,8 +42,13 @@ type watched struct {
 // The watches stop when ctx ends. A kind that cannot be listed or watched
 // (forbidden, unreachable) is an error, explained as Take explains it.
 func Watch(ctx context.Context, c kubernetes.Interface, namespace string) (*Watcher, error) {
-	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace))
 	w := &Watcher{client: c, namespace: namespace, changed: make(chan struct{}, 1)}
+	// An unreachable or refusing cluster fails here at once, with the
+	// explanation Take gives; informers would only retry.
+	if _, err := w.Snapshot(ctx); err != nil {
+		return nil, err
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace))
 	w.sources = []watched{
 		{"deployments", f.Apps().V1().Deployments().Informer(), func(s *Snapshot, objs []any) { s.Deployments = items[appsv1.Deployment](objs) }},
 		{"replicasets", f.Apps().V1().ReplicaSets().Informer(), func(s *Snapshot, objs []any) { s.ReplicaSets = items[appsv1.ReplicaSet](objs) }},
