@@ -72,7 +72,7 @@ func (o *HealthOptions) watch(ctx context.Context, client kubernetes.Interface, 
 	}
 	var view watchView = &lineView{out: o.Out, color: o.Report.Color.Enabled(o.Out, os.Getenv), failOn: o.Report.failOn}
 	if cli.IsTerminal(o.Out) {
-		view = newScreenView(o.Out, o.Report.options(o.IOStreams, check.GroupByTarget, nil), o.env.Namespace())
+		view = newScreenView(o.Out, o.ErrOut, o.Report.options(o.IOStreams, check.GroupByTarget, nil), o.env.Namespace())
 	}
 
 	var last *check.Report
@@ -153,14 +153,14 @@ type screenView struct {
 	done    chan struct{}
 }
 
-func newScreenView(out io.Writer, opts check.RenderOptions, namespace string) *screenView {
+func newScreenView(out, errOut io.Writer, opts check.RenderOptions, namespace string) *screenView {
 	v := &screenView{opts: opts, where: namespace, done: make(chan struct{})}
 	v.program = tea.NewProgram(screen{width: opts.Width, body: "Listing " + namespace + "…"},
 		tea.WithOutput(out), tea.WithInput(nil), tea.WithoutSignalHandler())
 	go func() {
 		defer close(v.done)
 		if _, err := v.program.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "cannot draw the screen: %v\n", err)
+			fmt.Fprintf(errOut, "cannot draw the screen: %v\n", err)
 		}
 	}()
 	return v
