@@ -79,9 +79,9 @@ func severity(s Status) Status {
 	return StatusFail
 }
 
-// GroupOverview groups a report's checks by target or suite, each row with
+// groupOverview groups a report's checks by target or suite, each row with
 // its counts: the compact view of a validation.
-func GroupOverview(r Report, by GroupBy) Overview {
+func groupOverview(r Report, by GroupBy) Overview {
 	key, head := func(c Check) string { return c.Target }, "TARGET"
 	if by == GroupBySuite {
 		key, head = func(c Check) string { return c.Suite }, "SUITE"
@@ -117,7 +117,7 @@ func GroupOverview(r Report, by GroupBy) Overview {
 func renderCompact(w io.Writer, r Report, o RenderOptions) error {
 	p := newPalette(o.Color)
 	bw := bufio.NewWriter(w)
-	ov := GroupOverview(r, o.GroupBy)
+	ov := groupOverview(r, o.GroupBy)
 	if o.Overview != nil {
 		ov = *o.Overview
 	}

@@ -61,7 +61,7 @@ type RenderOptions struct {
 	// FailOn marks warnings as failures in JUnit and says so in the table.
 	FailOn FailOn
 	// Overview gives the rows of the compact table; nil groups the checks by
-	// GroupBy and counts them (see GroupOverview).
+	// GroupBy and counts them (see groupOverview).
 	Overview *Overview
 	// Width is the screen width the compact table wraps messages to; zero
 	// means DefaultWidth.
