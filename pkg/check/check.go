@@ -45,13 +45,15 @@ const (
 	StatusSkip Status = "SKIP"
 )
 
-// Symbol is the one-glyph mark of the status, so every view of a check looks alike.
+// Symbol is the one-glyph mark of the status, so every view of a check looks
+// alike. Each is one cell wide in every terminal (⚠ is two in some), so
+// columns stay aligned.
 func (s Status) Symbol() string {
 	switch s {
 	case StatusPass:
 		return "✓"
 	case StatusWarn:
-		return "⚠"
+		return "!"
 	case StatusSkip:
 		return "-"
 	default:

@@ -196,8 +196,8 @@ func TestParseFormat(t *testing.T) {
 		{in: "json", want: FormatJSON},
 		{in: "YAML", want: FormatYAML},
 		{in: "junit", want: FormatJUnit},
-		{in: "xml", wantErr: `invalid output format "xml": want one of table, json, yaml, junit`},
-		{in: "yml", wantErr: `invalid output format "yml": want one of table, json, yaml, junit`},
+		{in: "xml", wantErr: `invalid output format "xml": want one of table, wide, json, yaml, junit`},
+		{in: "yml", wantErr: `invalid output format "yml": want one of table, wide, json, yaml, junit`},
 	}
 	for _, tt := range tests {
 		got, err := ParseFormat(tt.in)
@@ -215,7 +215,7 @@ func TestParseFormat(t *testing.T) {
 
 func TestStatusSymbol(t *testing.T) {
 	got := []string{StatusPass.Symbol(), StatusWarn.Symbol(), StatusFail.Symbol(), StatusSkip.Symbol(), Status("?").Symbol()}
-	want := []string{"✓", "⚠", "✗", "-", "✗"}
+	want := []string{"✓", "!", "✗", "-", "✗"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("symbols (-want +got):\n%s", diff)
 	}

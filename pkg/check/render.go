@@ -13,7 +13,8 @@ import (
 type Format string
 
 const (
-	FormatTable Format = "table"
+	FormatTable Format = "table" // compact: a row per group, problems in full
+	FormatWide  Format = "wide"  // every check, one row each
 	FormatJSON  Format = "json"
 	FormatYAML  Format = "yaml"
 	FormatJUnit Format = "junit" // for CI systems that chart test results
@@ -21,7 +22,7 @@ const (
 
 // Formats lists every format, e.g. for flag help and completion.
 func Formats() []Format {
-	return []Format{FormatTable, FormatJSON, FormatYAML, FormatJUnit}
+	return []Format{FormatTable, FormatWide, FormatJSON, FormatYAML, FormatJUnit}
 }
 
 // ParseFormat reads an output format; empty means FormatTable.
@@ -40,7 +41,7 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("invalid output format %q: want one of %s", s, strings.Join(valid, ", "))
 }
 
-// GroupBy says how the table groups its rows.
+// GroupBy says how the tables group checks.
 type GroupBy int
 
 const (
@@ -59,6 +60,12 @@ type RenderOptions struct {
 	GroupBy GroupBy
 	// FailOn marks warnings as failures in JUnit and says so in the table.
 	FailOn FailOn
+	// Overview gives the rows of the compact table; nil groups the checks by
+	// GroupBy and counts them (see groupOverview).
+	Overview *Overview
+	// Width is the screen width the compact table wraps messages to; zero
+	// means DefaultWidth.
+	Width int
 }
 
 // Render writes the report in the chosen format. It finalizes its own copy of
@@ -67,7 +74,9 @@ func Render(w io.Writer, r Report, o RenderOptions) error {
 	r.Finalize()
 	switch o.Format {
 	case FormatTable, "":
-		return renderTable(w, r, o)
+		return renderCompact(w, r, o)
+	case FormatWide:
+		return renderWide(w, r, o)
 	case FormatJSON:
 		b, err := json.MarshalIndent(r, "", "  ")
 		if err != nil {

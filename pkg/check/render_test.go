@@ -59,14 +59,19 @@ func TestRenderGolden(t *testing.T) {
 		opts   RenderOptions
 	}{
 		{"health.table.golden", healthReport(), RenderOptions{Format: FormatTable}},
+		{"health.table-80.golden", healthReport(), RenderOptions{Format: FormatTable, Width: 80}},
 		{"health.table-color.golden", healthReport(), RenderOptions{Format: FormatTable, Color: true}},
+		{"health.wide.golden", healthReport(), RenderOptions{Format: FormatWide}},
+		{"health.wide-color.golden", healthReport(), RenderOptions{Format: FormatWide, Color: true}},
 		{"health.json.golden", healthReport(), RenderOptions{Format: FormatJSON}},
 		{"health.yaml.golden", healthReport(), RenderOptions{Format: FormatYAML}},
 		{"health.junit.golden", healthReport(), RenderOptions{Format: FormatJUnit}},
 		{"validate.table.golden", validateReport(), RenderOptions{Format: FormatTable, GroupBy: GroupBySuite}},
 		{"validate.table-failon-warn.golden", validateReport(), RenderOptions{Format: FormatTable, GroupBy: GroupBySuite, FailOn: FailOnWarn}},
+		{"validate.wide.golden", validateReport(), RenderOptions{Format: FormatWide, GroupBy: GroupBySuite}},
 		{"validate.junit-failon-warn.golden", validateReport(), RenderOptions{Format: FormatJUnit, FailOn: FailOnWarn}},
 		{"empty.table.golden", *NewReport(KindHealth, "dev", "traderx-dev"), RenderOptions{}},
+		{"empty.wide.golden", *NewReport(KindHealth, "dev", "traderx-dev"), RenderOptions{Format: FormatWide}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -119,7 +124,7 @@ func TestRenderDoesNotFinalizeCallersReport(t *testing.T) {
 
 func TestRenderUnknownFormat(t *testing.T) {
 	err := Render(&bytes.Buffer{}, healthReport(), RenderOptions{Format: "xml"})
-	if err == nil || !strings.Contains(err.Error(), "table, json, yaml, junit") {
+	if err == nil || !strings.Contains(err.Error(), "table, wide, json, yaml, junit") {
 		t.Errorf("Render(xml) error = %v, want one listing the valid formats", err)
 	}
 }

@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
-)
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
-// The table is aligned by hand rather than with tablewriter: a hint must sit
-// on its own line under its row, starting at the CHECK column and free to run
-// past the columns, and tablewriter can only span a cell across columns by
-// widening them to fit it; text/tabwriter would count colour escapes as width.
+	"github.com/finos/traderx-plugins/pkg/table"
+)
 
 // palette holds the colours of one rendering. Each colour is switched on or off
 // explicitly, so output never depends on the global color.NoColor or the terminal.
@@ -72,10 +69,7 @@ func countIf(c *color.Color, n int) string {
 	return c.Sprint(n)
 }
 
-const (
-	indent = "  " // rows under their group header
-	gap    = "  " // between columns
-)
+const indent = "  " // rows under their group header
 
 type group struct {
 	key    string
@@ -101,11 +95,10 @@ func groups(checks []Check, key func(Check) string) []group {
 
 func statusCell(s Status) string { return s.Symbol() + " " + string(s) }
 
-func width(s string) int { return utf8.RuneCountInString(s) }
-
-func pad(s string, w int) string { return s + strings.Repeat(" ", max(0, w-width(s))) }
-
-func renderTable(w io.Writer, r Report, o RenderOptions) error {
+// renderWide writes every check: per group a title, then STATUS, CHECK, the
+// other key and MESSAGE, each hint on its own line under its check. One
+// table for the whole report, so every group lines up.
+func renderWide(w io.Writer, r Report, o RenderOptions) error {
 	p := newPalette(o.Color)
 	bw := bufio.NewWriter(w)
 
@@ -115,40 +108,38 @@ func renderTable(w io.Writer, r Report, o RenderOptions) error {
 		groupKey, groupEmpty = func(c Check) string { return c.Suite }, "(no suite)"
 		otherKey, otherHead = func(c Check) string { return c.Target }, "TARGET"
 	}
-
-	// One set of widths for the whole report, so every group lines up.
-	statusW, nameW, otherW := width("STATUS"), width("CHECK"), width(otherHead)
+	// A hint starts under the CHECK column.
+	statusW := twwidth.Width("STATUS")
 	for _, c := range r.Checks {
-		statusW = max(statusW, width(statusCell(c.Status)))
-		nameW = max(nameW, width(c.Name))
-		otherW = max(otherW, width(otherKey(c)))
+		statusW = max(statusW, twwidth.Width(statusCell(c.Status)))
 	}
-	line := func(status, name, other, msg string) string {
-		return strings.TrimRight(indent+status+gap+pad(name, nameW)+gap+pad(other, otherW)+gap+msg, " ")
-	}
+	hintIndent := strings.Repeat(" ", statusW) + table.Gap
 
 	fmt.Fprintln(bw, title(r))
+	t := table.New("")
 	for _, g := range groups(r.Checks, groupKey) {
 		key := g.key
 		if key == "" {
 			key = groupEmpty
 		}
-		fmt.Fprintf(bw, "\n%s\n", p.bold.Sprint(key))
-		fmt.Fprintln(bw, line(pad("STATUS", statusW), "CHECK", otherHead, "MESSAGE"))
+		t.Line("")
+		t.Line("%s", p.bold.Sprint(key))
+		t.Row(indent+"STATUS", "CHECK", otherHead, "MESSAGE")
 		for _, c := range g.checks {
 			sc := p.status(c.Status)
-			// Pad before colouring: escapes have no width on screen.
-			fmt.Fprintln(bw, line(sc.Sprint(pad(statusCell(c.Status), statusW)), c.Name, otherKey(c), c.Message))
+			t.Row(indent+sc.Sprint(statusCell(c.Status)), c.Name, otherKey(c), c.Message)
 			if c.Hint != "" && c.Status != StatusPass {
-				fmt.Fprintf(bw, "%s%s%s%s %s\n", indent, strings.Repeat(" ", statusW), gap, sc.Sprint("→"), c.Hint)
+				t.Line("%s%s%s %s", indent, hintIndent, sc.Sprint("→"), c.Hint)
 			}
 		}
 	}
+	if err := t.Render(bw); err != nil {
+		return err
+	}
 
 	s := r.Summary
-	noun := r.noun()
 	fmt.Fprintln(bw)
-	fmt.Fprintf(bw, "Total %s: %d\n", noun, s.Total)
+	fmt.Fprintf(bw, "Total %s: %d\n", r.noun(), s.Total)
 	fmt.Fprintf(bw, "Passed %s: %s\n", StatusPass.Symbol(), countIf(p.pass, s.Passed))
 	fmt.Fprintf(bw, "Warnings %s: %s\n", StatusWarn.Symbol(), countIf(p.warn, s.Warnings))
 	fmt.Fprintf(bw, "Failed %s: %s\n", StatusFail.Symbol(), countIf(p.fail, s.Failed))
@@ -158,9 +149,19 @@ func renderTable(w io.Writer, r Report, o RenderOptions) error {
 	} else {
 		fmt.Fprintf(bw, "Success rate: %.1f%%\n", s.SuccessRate)
 	}
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, StatusLine(r, o.FailOn, o.Color))
+	return flush(bw)
+}
 
+// StatusLine is the verdict line every table view ends with, e.g.
+// "Status: UNHEALTHY — 1 check failed: trade-service pods-ready". Watch
+// modes print it on its own.
+func StatusLine(r Report, f FailOn, colour bool) string {
+	r.Finalize()
+	p := newPalette(colour)
 	reason := r.Reason
-	failsOnWarn := r.Verdict == VerdictDegraded && r.fails(o.FailOn)
+	failsOnWarn := r.Verdict == VerdictDegraded && r.fails(f)
 	if failsOnWarn {
 		reason += "; warnings fail this run"
 	}
@@ -168,7 +169,12 @@ func renderTable(w io.Writer, r Report, o RenderOptions) error {
 	if failsOnWarn {
 		vc = p.fail
 	}
-	fmt.Fprintf(bw, "\nStatus: %s — %s\n", vc.Sprint(verdictLabel(r, failsOnWarn)), reason)
+	return fmt.Sprintf("%s%s — %s", statusLead, vc.Sprint(verdictLabel(r, failsOnWarn)), reason)
+}
+
+const statusLead = "Status: "
+
+func flush(bw *bufio.Writer) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing report: %w", err)
 	}

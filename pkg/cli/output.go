@@ -6,11 +6,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
+
+	"github.com/finos/traderx-plugins/pkg/check"
 )
 
 // OutputFlag is an -o/--output flag restricted to a set of formats.
@@ -82,6 +86,21 @@ func IsTerminal(w any) bool {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// Width is the screen width tables written to w fit: $COLUMNS when set (so
+// a script or a test can force it), else the terminal's, else
+// check.DefaultWidth.
+func Width(w any, getenv func(string) string) int {
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok && IsTerminal(f) {
+		if n, _, err := term.GetSize(int(f.Fd())); err == nil && n > 0 {
+			return n
+		}
+	}
+	return check.DefaultWidth
 }
 
 // Fprintln writes a message line; commands use it for stderr progress.

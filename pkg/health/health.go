@@ -111,6 +111,12 @@ func Run(ctx context.Context, c kubernetes.Interface, env traderx.Environment, o
 	if err != nil {
 		return nil, err
 	}
+	return Judge(ctx, s, env, o), nil
+}
+
+// Judge evaluates a snapshot, then adds the ConfigHub sync checks and, with
+// a Prober, the HTTP probes: everything Run does but taking the snapshot.
+func Judge(ctx context.Context, s *cluster.Snapshot, env traderx.Environment, o Options) *check.Report {
 	r := Evaluate(s, env, o)
 	if o.Sync != nil {
 		r.Add(syncChecks(ctx, o.Sync, env)...)
@@ -123,7 +129,7 @@ func Run(ctx context.Context, c kubernetes.Interface, env traderx.Environment, o
 		r.Add(probeChecks(ctx, o.Prober, s, env, o)...)
 	}
 	r.Finalize()
-	return r, nil
+	return r
 }
 
 // Evaluate judges a snapshot against the model. It is pure: the same snapshot
@@ -182,16 +188,18 @@ func (e *evaluator) namespace() bool {
 	return c.Status == check.StatusPass
 }
 
+func (e *evaluator) activeColour(svc traderx.Service) string { return activeColour(e.s, svc, e.o) }
+
 // activeColour returns the colour the service's Service selects, or the
 // rendered default when the Service is missing or selects no colour.
-func (e *evaluator) activeColour(svc traderx.Service) string {
+func activeColour(snap *cluster.Snapshot, svc traderx.Service, o Options) string {
 	if !svc.BlueGreen {
 		return ""
 	}
-	if c := e.o.Colours[svc.Name]; c != "" {
+	if c := o.Colours[svc.Name]; c != "" {
 		return c
 	}
-	if s := e.s.Service(svc.Name); s != nil {
+	if s := snap.Service(svc.Name); s != nil {
 		if c := s.Spec.Selector[manifests.LabelColour]; c != "" {
 			return c
 		}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -222,34 +224,86 @@ func TestSyncChecks(t *testing.T) {
 	}
 }
 
-// Golden files pin what an operator reads: table (no colour), JSON and JUnit
-// of an UNHEALTHY environment.
-func TestGoldenOutput(t *testing.T) {
+// unhealthyDev is dev with trade-service's active pod crash-looping.
+func unhealthyDev(t *testing.T) (*cluster.Snapshot, traderx.Environment) {
 	s, env := healthySnapshot(t, "dev")
 	p := podOf(s, "trade-service-blue")
 	p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 	p.Status.ContainerStatuses[0].RestartCount = 7
 	p.Status.Conditions[0].Status = corev1.ConditionFalse
 	refreshEndpoints(s)
+	return s, env
+}
+
+// Golden files pin the machine formats of an UNHEALTHY environment: their
+// schema is documented in docs/output.md and must not change.
+func TestGoldenOutput(t *testing.T) {
+	s, env := unhealthyDev(t)
 	r := Evaluate(s, env, Options{})
-	for _, f := range []check.Format{check.FormatTable, check.FormatJSON, check.FormatJUnit} {
+	for _, f := range []check.Format{check.FormatJSON, check.FormatJUnit} {
 		var buf bytes.Buffer
 		if err := check.Render(&buf, *r, check.RenderOptions{Format: f, GroupBy: check.GroupByTarget}); err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", "unhealthy-dev."+string(f)+".golden")
-		if *update {
-			if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
+		golden(t, "unhealthy-dev."+string(f)+".golden", buf.Bytes())
+	}
+}
+
+// Golden files pin what an operator reads, as a whole run shows it (with the
+// ConfigHub line): the compact view at 80 and 100 columns and the wide view,
+// which does not depend on the width.
+func TestGoldenViews(t *testing.T) {
+	healthy := func(t *testing.T) (*cluster.Snapshot, traderx.Environment) { return healthySnapshot(t, "dev") }
+	for name, fixture := range map[string]func(*testing.T) (*cluster.Snapshot, traderx.Environment){
+		"healthy-dev": healthy, "unhealthy-dev": unhealthyDev,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, env := fixture(t)
+			r := Judge(context.Background(), s, env, Options{})
+			ov := Overview(s, env, Options{}, r)
+			var wide []byte
+			for _, width := range []int{80, 100} {
+				for _, f := range []check.Format{check.FormatTable, check.FormatWide} {
+					var buf bytes.Buffer
+					err := check.Render(&buf, *r, check.RenderOptions{Format: f, GroupBy: check.GroupByTarget, Overview: &ov, Width: width})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if f == check.FormatWide {
+						if wide != nil && !bytes.Equal(wide, buf.Bytes()) {
+							t.Errorf("the wide view depends on the width")
+						}
+						wide = buf.Bytes()
+						continue
+					}
+					for i, line := range strings.Split(buf.String(), "\n") {
+						// Hints are commands, kept whole to be copied.
+						if w := utf8.RuneCountInString(line); w > width && !strings.Contains(line, "→") {
+							t.Errorf("line %d is %d wide at width %d: %q", i+1, w, width, line)
+						}
+					}
+					golden(t, fmt.Sprintf("%s.table-%d.golden", name, width), buf.Bytes())
+				}
 			}
+			golden(t, name+".wide.golden", wide)
+		})
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./pkg/health -update)", err)
-		}
-		if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-			t.Errorf("%s output differs from %s (-want +got):\n%s", f, golden, diff)
-		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/health -update)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
 	}
 }
 

@@ -147,7 +147,7 @@ func TestViewerRoleThroughKubectl(t *testing.T) {
 	if h := kubectl(t, nil, "traderx", "health", "prod", "--kubeconfig", viewer, "--wait", "--timeout", "60s"); h.code != 0 {
 		t.Fatalf("health as traderx-viewer: exit %d\n%s%s", h.code, h.stdout, h.stderr)
 	}
-	if v := kubectl(t, nil, "traderx", "validate", "prod", "--kubeconfig", viewer); v.code != 0 || !strings.Contains(v.stdout, "secret/traderx-database") {
+	if v := kubectl(t, nil, "traderx", "validate", "prod", "--kubeconfig", viewer, "-o", "wide"); v.code != 0 || !strings.Contains(v.stdout, "secret/traderx-database") {
 		t.Fatalf("validate as traderx-viewer: exit %d\n%s%s", v.code, v.stdout, v.stderr)
 	}
 	if w := kubectl(t, nil, "--kubeconfig", viewer, "-n", "traderx-prod", "create", "configmap", "x"); w.code == 0 || !strings.Contains(w.stderr, "forbidden") {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +16,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/diff"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -371,8 +371,8 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 		return err
 	}
 	fmt.Fprintf(w, "%s in %s (space %s): active %s, standby %s\n", st.Service, st.Environment, st.Space, st.Active, traderx.OtherColour(st.Active))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COLOUR\tROLE\tVERSION\tREPLICAS\tREVISION (HEAD/LIVE)\tCLUSTER READY\tCLUSTER IMAGE")
+	t := table.New("")
+	t.Row("COLOUR", "ROLE", "VERSION", "REPLICAS", "REVISION (HEAD/LIVE)", "CLUSTER READY", "CLUSTER IMAGE")
 	for _, c := range st.Colours {
 		ready, image := "-", "-"
 		if c.Cluster != nil {
@@ -382,9 +382,9 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 				ready = "no Deployment"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d/%d\t%s\t%s\n", c.Colour, c.Role, dash(c.Version), c.Replicas, c.Head, c.Live, ready, image)
+		t.Row(c.Colour, string(c.Role), dash(c.Version), fmt.Sprint(c.Replicas), fmt.Sprintf("%d/%d", c.Head, c.Live), ready, image)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Render(w); err != nil {
 		return err
 	}
 	switch {

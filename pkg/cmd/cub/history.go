@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -98,12 +98,12 @@ func writeHistory(w io.Writer, format string, env traderx.Environment, rels []ro
 		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `cub traderx apply %s` records one\n", env.Name, env.Name)
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RELEASE\tTIME\tUSER\tDESCRIPTION\tUNITS CHANGED")
+	t := table.New("")
+	t.Row("RELEASE", "TIME", "USER", "DESCRIPTION", "UNITS CHANGED")
 	for _, r := range rels {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Number, when(r.Time), dash(r.User), r.Description, summarize(r.Changed))
+		t.Row(fmt.Sprint(r.Number), when(r.Time), dash(r.User), r.Description, summarize(r.Changed))
 	}
-	return tw.Flush()
+	return t.Render(w)
 }
 
 func writeServiceHistory(w io.Writer, format string, env traderx.Environment, service string, revs []rollout.UnitRevision) error {
@@ -111,8 +111,8 @@ func writeServiceHistory(w io.Writer, format string, env traderx.Environment, se
 		return err
 	}
 	fmt.Fprintf(w, "Revisions of %s's units in %s\n", service, env.Name)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "UNIT\tREVISION\tTIME\tRELEASES\tSTATE\tDESCRIPTION")
+	t := table.New("")
+	t.Row("UNIT", "REVISION", "TIME", "RELEASES", "STATE", "DESCRIPTION")
 	for _, r := range revs {
 		var rel []string
 		for _, n := range r.Releases {
@@ -125,10 +125,10 @@ func writeServiceHistory(w io.Writer, format string, env traderx.Environment, se
 		if r.Live {
 			state = append(state, "live")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Unit, r.Revision, when(r.Time), dash(strings.Join(rel, ",")),
+		t.Row(r.Unit, fmt.Sprint(r.Revision), when(r.Time), dash(strings.Join(rel, ",")),
 			dash(strings.Join(state, ",")), r.Description)
 	}
-	return tw.Flush()
+	return t.Render(w)
 }
 
 func when(t time.Time) string {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
@@ -25,8 +26,15 @@ const healthExample = `  # Is dev healthy? (exit 0 HEALTHY/DEGRADED, 1 UNHEALTHY
   # Only the trading path, as JUnit for CI, failing on warnings too
   %[1]s health prod --services trade-service,reference-data -o junit --fail-on warn
 
+  # Every check, one row each
+  %[1]s health dev -o wide
+
   # Wait up to 5 minutes for a rollout to settle
-  %[1]s health staging --wait --timeout 5m`
+  %[1]s health staging --wait --timeout 5m
+
+  # Watch: redraw as the cluster changes; end on Ctrl-C, or once HEALTHY
+  %[1]s health dev --watch
+  %[1]s health staging --watch --until healthy --timeout 10m`
 
 // HealthOptions runs `health <env>`.
 type HealthOptions struct {
@@ -35,13 +43,20 @@ type HealthOptions struct {
 	RestartThreshold int32
 	NotReadyGrace    time.Duration
 	Wait             bool
-	Timeout          time.Duration
-	Probe            bool
-	Project          string
-	Report           *ReportFlags
+	// Watch redraws the report as the cluster changes, until Ctrl-C, or
+	// Until is reached, or Timeout.
+	Watch bool
+	// Until ends a watch on this verdict ("healthy").
+	Until   string
+	Timeout time.Duration
+	Probe   bool
+	Project string
+	Report  *ReportFlags
 
 	flags *genericclioptions.ConfigFlags
-	env   traderx.Environment
+	// client replaces the one the flags connect (tests).
+	client kubernetes.Interface
+	env    traderx.Environment
 	genericiooptions.IOStreams
 }
 
@@ -56,6 +71,14 @@ func NewHealthCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFlag
 services), its rollout and pods, its Service endpoints, the dependencies between
 services, the ingress, and — with ConfigHub credentials — that every unit's head
 revision is live. One LIST per kind per run.
+
+The default view is a row per service (its active colour for blue-green
+services, its ready pods, its status) with every check that did not pass in
+full under it; -o wide shows every check. --watch keeps the view current from
+watches on the kinds health reads (one LIST per kind to start): at a terminal
+it redraws in place, otherwise it prints a timestamped line per change. It
+ends on Ctrl-C with the last verdict's exit code, or by itself with
+--until healthy (and --timeout).
 
 ` + cli.ExitCodesHelp,
 		Example:           fmt.Sprintf(healthExample, "kubectl traderx"),
@@ -76,7 +99,10 @@ revision is live. One LIST per kind per run.
 	cmd.Flags().Int32Var(&o.RestartThreshold, "restart-threshold", o.RestartThreshold, "Warn when a container restarted more often than this")
 	cmd.Flags().DurationVar(&o.NotReadyGrace, "not-ready-grace", o.NotReadyGrace, "A pod not ready for longer than this fails (shorter: warning)")
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Re-evaluate until HEALTHY or --timeout, with progress on stderr")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "Give up after this long (default 30s, or 5m with --wait)")
+	cmd.Flags().BoolVar(&o.Watch, "watch", false, "Keep the view current as the cluster changes, until Ctrl-C (exit code of the last verdict)")
+	cmd.Flags().StringVar(&o.Until, "until", "", "With --watch: end once the environment is healthy (the only value: healthy)")
+	_ = cmd.RegisterFlagCompletionFunc("until", cobra.FixedCompletions([]string{untilHealthy}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "Give up after this long (default 30s, 5m with --wait, none with --watch)")
 	cmd.Flags().BoolVar(&o.Probe, "probe", false, "Also GET each service's health endpoint through the API server's service proxy (a failure is a warning)")
 	cmd.Flags().StringVar(&o.Project, "project", "", "ConfigHub project whose spaces hold the environment (default $"+traderx.ProjectEnv+" or "+traderx.DefaultProject+")")
 	o.Report.AddTo(cmd)
@@ -86,7 +112,7 @@ revision is live. One LIST per kind per run.
 // Complete fills the options from arguments.
 func (o *HealthOptions) Complete(args []string) error {
 	o.Env = args[0]
-	if o.Timeout == 0 {
+	if o.Timeout == 0 && !o.Watch {
 		o.Timeout = 30 * time.Second
 		if o.Wait {
 			o.Timeout = 5 * time.Minute
@@ -111,46 +137,59 @@ func (o *HealthOptions) Validate() error {
 	if o.Project, err = traderx.ResolveProject(o.Project); err != nil {
 		return cli.UsageError(err)
 	}
-	return o.Report.Validate()
+	if err := o.Report.Validate(); err != nil {
+		return err
+	}
+	return o.validateWatch()
 }
 
-// Run evaluates the environment (repeatedly with --wait) and prints the report.
+// Run evaluates the environment (repeatedly with --wait, continuously with
+// --watch) and prints the report.
 func (o *HealthOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	access, err := cluster.Connect(o.flags)
-	if err != nil {
-		return cli.UsageError(err)
+	client := o.client
+	if client == nil {
+		access, err := cluster.Connect(o.flags)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		client = access.Client
 	}
 	opts := health.Options{Services: o.Services, RestartThreshold: o.RestartThreshold, NotReadyGrace: o.NotReadyGrace}
 	if o.Probe {
-		opts.Prober = health.ServiceProxyProber{Client: access.Client}
+		opts.Prober = health.ServiceProxyProber{Client: client}
 	}
+	var err error
 	if opts.Sync, err = o.syncSource(); err != nil {
 		return err
+	}
+	if o.Watch {
+		return o.watch(ctx, client, opts)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 
 	if !o.Wait {
-		r, err := health.Run(ctx, access.Client, o.env, opts)
+		r, ov, err := o.evaluate(ctx, client, opts)
 		if err != nil {
 			return cli.Unavailable(err)
 		}
-		return o.Report.Render(o.IOStreams, r, check.GroupByTarget)
+		return o.Report.Render(o.IOStreams, r, check.GroupByTarget, ov)
 	}
 	start := time.Now()
 	var last *check.Report
+	var lastOverview *check.Overview
 	var lastErr error
 	_ = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
-		r, err := health.Run(ctx, access.Client, o.env, opts)
+		r, ov, err := o.evaluate(ctx, client, opts)
 		if err != nil {
 			lastErr = err
 			fmt.Fprintf(o.ErrOut, "[%s] cannot evaluate yet: %v\n", time.Since(start).Round(time.Second), err)
 			return false, nil
 		}
-		last, lastErr = r, nil
+		last, lastOverview, lastErr = r, ov, nil
 		fmt.Fprintf(o.ErrOut, "[%s] %s — %s\n", time.Since(start).Round(time.Second), r.Verdict, r.Reason)
 		return r.Verdict == check.VerdictHealthy, nil
 	})
@@ -163,7 +202,18 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 	if last.Verdict != check.VerdictHealthy {
 		fmt.Fprintf(o.ErrOut, "not HEALTHY after %s; last result:\n", o.Timeout)
 	}
-	return o.Report.Render(o.IOStreams, last, check.GroupByTarget)
+	return o.Report.Render(o.IOStreams, last, check.GroupByTarget, lastOverview)
+}
+
+// evaluate takes one snapshot and judges it.
+func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interface, opts health.Options) (*check.Report, *check.Overview, error) {
+	s, err := cluster.Take(ctx, client, o.env.Namespace())
+	if err != nil {
+		return nil, nil, err
+	}
+	r := health.Judge(ctx, s, o.env, opts)
+	ov := health.Overview(s, o.env, opts, r)
+	return r, &ov, nil
 }
 
 // syncSource returns the ConfigHub reader when credentials exist; nil (the

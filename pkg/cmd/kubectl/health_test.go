@@ -44,6 +44,11 @@ func TestHealthCommandInput(t *testing.T) {
 		{"bad color", []string{"health", "dev", "--color", "rainbow"}, cli.ExitUsage, `error: invalid --color "rainbow"`},
 		{"negative threshold", []string{"health", "dev", "--restart-threshold", "-1"}, cli.ExitUsage, "error: --restart-threshold"},
 		{"unreachable cluster", []string{"health", "dev", "--kubeconfig", kc, "--timeout", "5s"}, cli.ExitUnavailable, "error: cannot reach the cluster (127.0.0.1:1)"},
+		{"unreachable cluster, watching", []string{"health", "dev", "--watch", "--kubeconfig", kc, "--timeout", "5s"}, cli.ExitUnavailable, "error: cannot reach the cluster (127.0.0.1:1)"},
+		{"until without watch", []string{"health", "dev", "--until", "healthy"}, cli.ExitUsage, "error: --until needs --watch"},
+		{"until what", []string{"health", "dev", "--watch", "--until", "green"}, cli.ExitUsage, `error: invalid --until "green" (valid: healthy)`},
+		{"watch and wait", []string{"health", "dev", "--watch", "--wait"}, cli.ExitUsage, "error: --watch and --wait are exclusive"},
+		{"watch as json", []string{"health", "dev", "--watch", "-o", "json"}, cli.ExitUsage, "error: --watch shows -o table or -o wide"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,15 +53,24 @@ func (f *ReportFlags) Validate() error {
 }
 
 // Render writes the report to stdout and returns the error carrying its exit
-// code (nil for 0).
-func (f *ReportFlags) Render(streams genericiooptions.IOStreams, r *check.Report, group check.GroupBy) error {
+// code (nil for 0). ov gives the compact view's rows (nil: grouped by group).
+func (f *ReportFlags) Render(streams genericiooptions.IOStreams, r *check.Report, group check.GroupBy, ov *check.Overview) error {
 	r.Finalize()
-	err := check.Render(streams.Out, *r, check.RenderOptions{
-		Format: f.format, Color: f.Color.Enabled(streams.Out, os.Getenv), GroupBy: group, FailOn: f.failOn,
-	})
-	if err != nil {
+	if err := check.Render(streams.Out, *r, f.options(streams, group, ov)); err != nil {
 		return err
 	}
+	return f.exit(r)
+}
+
+func (f *ReportFlags) options(streams genericiooptions.IOStreams, group check.GroupBy, ov *check.Overview) check.RenderOptions {
+	return check.RenderOptions{
+		Format: f.format, Color: f.Color.Enabled(streams.Out, os.Getenv), GroupBy: group, FailOn: f.failOn,
+		Overview: ov, Width: cli.Width(streams.Out, os.Getenv),
+	}
+}
+
+// exit is the error carrying the report's exit code (nil for 0).
+func (f *ReportFlags) exit(r *check.Report) error {
 	if code := r.ExitCode(f.failOn); code != cli.ExitOK {
 		return cli.SilentExit(code)
 	}

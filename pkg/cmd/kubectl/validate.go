@@ -189,7 +189,7 @@ func (o *ValidateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return cli.UsageError(err)
 	}
-	return o.Report.Render(o.IOStreams, report, check.GroupBySuite)
+	return o.Report.Render(o.IOStreams, report, check.GroupBySuite, nil)
 }
 
 // ConfigHubState reads the environment's ConfigHub space, or says visibly
