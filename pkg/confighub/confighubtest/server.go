@@ -18,7 +18,7 @@
 //     revision; restore always does;
 //   - a duplicate slug on create is 409 (not confirmed for the real server);
 //   - apply without a target or with apply gates is 422 (not confirmed);
-//   - raw endpoints (live-state, revision data) answer application/octet-stream;
+//   - raw endpoints (live_state, data, revision data) answer application/octet-stream;
 //   - the worker processes one operation at a time, in order.
 package confighubtest
 
@@ -157,6 +157,8 @@ type unitRec struct {
 	revs   []*confighub.Revision
 	events []*confighub.UnitEvent
 	status confighub.UnitStatus
+	links  []*confighub.Link     // links from this unit (it is their FromUnit)
+	muts   []*confighub.Mutation // one per revision, in order
 }
 
 // New builds a stand-in without a listener, for use as an http.Handler. Its
@@ -542,7 +544,6 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/space/{s}/unit/{u}", s.handle(s.deleteUnit))
 	m.HandleFunc("POST /api/space/{s}/unit/{u}/apply", s.handle(s.applyUnit))
 	m.HandleFunc("POST /api/space/{s}/unit/{u}/refresh", s.handle(s.refreshUnit))
-	m.HandleFunc("GET /api/space/{s}/unit/{u}/live-state", s.handle(s.liveState))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision", s.handle(s.listRevisions))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision/{r}", s.handle(s.getRevision))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision/{r}/data", s.handle(s.getRevisionData))
@@ -558,6 +559,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/space/{s}/tag", s.handle(s.createTag))
 	m.HandleFunc("GET /api/space/{s}/target", s.handle(s.listTargets))
 	m.HandleFunc("POST /api/space/{s}/target", s.handle(s.createTarget))
+
+	s.wireRoutes(m)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))

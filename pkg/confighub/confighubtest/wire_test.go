@@ -260,7 +260,7 @@ func TestWireFormat(t *testing.T) {
 	if evs[1]["Status"] != "Completed" || evs[1]["Result"] != "ApplyCompleted" {
 		t.Errorf("terminal event = %v", evs[1])
 	}
-	ls := c.do("GET", unitPath+"/live-state", srv.Token, nil, "")
+	ls := c.do("GET", unitPath+"/live_state", srv.Token, nil, "")
 	if ls.status != 200 || string(ls.body) != data2 {
 		t.Errorf("live state = %d %q", ls.status, ls.body)
 	}
