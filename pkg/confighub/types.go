@@ -142,13 +142,13 @@ type UnitStatus struct {
 // ExtendedUnit is the envelope returned by unit list and get calls. Parts other
 // than Unit are filled according to the include parameter.
 type ExtendedUnit struct {
-	Unit                *Unit       `json:"Unit"`
-	Space               *Space      `json:"Space,omitempty"`
-	Target              *Target     `json:"Target,omitempty"`
-	UpstreamUnit        *Unit       `json:"UpstreamUnit,omitempty"`
-	UpstreamSpace       *Space      `json:"UpstreamSpace,omitempty"`
-	LatestUnitEvent     *UnitEvent  `json:"LatestUnitEvent,omitempty"`
-	UnitStatus          *UnitStatus `json:"UnitStatus,omitempty"`
+	Unit                 *Unit       `json:"Unit"`
+	Space                *Space      `json:"Space,omitempty"`
+	Target               *Target     `json:"Target,omitempty"`
+	UpstreamUnit         *Unit       `json:"UpstreamUnit,omitempty"`
+	UpstreamSpace        *Space      `json:"UpstreamSpace,omitempty"`
+	LatestUnitEvent      *UnitEvent  `json:"LatestUnitEvent,omitempty"`
+	UnitStatus           *UnitStatus `json:"UnitStatus,omitempty"`
 	HeadRevision         *Revision   `json:"HeadRevision,omitempty"`
 	LiveRevision         *Revision   `json:"LiveRevision,omitempty"`
 	LastAppliedRevision  *Revision   `json:"LastAppliedRevision,omitempty"`
@@ -173,24 +173,24 @@ const (
 
 // Revision is one immutable version of a unit's data.
 type Revision struct {
-	RevisionID     uuid.UUID         `json:"RevisionID,omitzero"`
-	RevisionNum    int64             `json:"RevisionNum"`
-	UnitID         uuid.UUID         `json:"UnitID,omitzero"`
-	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
-	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
-	Data           []byte            `json:"Data,omitempty"`
-	Description    string            `json:"Description"`
-	Source         string            `json:"Source,omitempty"`
+	RevisionID      uuid.UUID         `json:"RevisionID,omitzero"`
+	RevisionNum     int64             `json:"RevisionNum"`
+	UnitID          uuid.UUID         `json:"UnitID,omitzero"`
+	SpaceID         uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID  uuid.UUID         `json:"OrganizationID,omitzero"`
+	Data            []byte            `json:"Data,omitempty"`
+	Description     string            `json:"Description"`
+	Source          string            `json:"Source,omitempty"`
 	Tags            map[string]string `json:"Tags,omitempty"`
 	ApplyGates      map[string]bool   `json:"ApplyGates,omitempty"`
 	ApprovedBy      []uuid.UUID       `json:"ApprovedBy,omitempty"`
 	MutationSources []json.RawMessage `json:"MutationSources"`
 	UserID          uuid.UUID         `json:"UserID,omitzero"`
-	UserAgent      string            `json:"UserAgent,omitempty"`
-	CreatedAt      time.Time         `json:"CreatedAt"`
-	LiveAt         time.Time         `json:"LiveAt"`
-	Version        int64             `json:"Version"`
-	EntityType     string            `json:"EntityType,omitempty"`
+	UserAgent       string            `json:"UserAgent,omitempty"`
+	CreatedAt       time.Time         `json:"CreatedAt"`
+	LiveAt          time.Time         `json:"LiveAt"`
+	Version         int64             `json:"Version"`
+	EntityType      string            `json:"EntityType,omitempty"`
 }
 
 // HasTag reports whether the revision carries the tag.
