@@ -24,6 +24,9 @@ const (
 	LabelPartOf  = "part-of"
 	LabelProject = "project"
 	LabelRole    = "role"
+	// LabelEnvironment is the environment label of environment spaces; cub
+	// shows a space's Labels["Environment"] in its ENVIRONMENT column.
+	LabelEnvironment = "Environment"
 )
 
 // BaseEnvironmentName names the environment-neutral rendering kept in the
@@ -197,7 +200,7 @@ func (in *installer) space(ctx context.Context, slug string, labels map[string]s
 	}
 	start := in.r.clock().Now()
 	sp, err = in.r.Hub.CreateSpace(ctx, confighub.Space{Slug: slug, DisplayName: slug, Labels: labels})
-	in.r.record("create-space", labels["environment"], nil, nil, start, err)
+	in.r.record("create-space", labels[LabelEnvironment], nil, nil, start, err)
 	if err != nil {
 		return nil, fmt.Errorf("create space %s: %w", slug, err)
 	}
@@ -312,7 +315,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	if err != nil {
 		return err
 	}
-	sp, err := in.space(ctx, slug, map[string]string{LabelProject: project, LabelRole: "environment", "environment": e.Name})
+	sp, err := in.space(ctx, slug, map[string]string{LabelProject: project, LabelRole: "environment", LabelEnvironment: e.Name})
 	if err != nil {
 		return err
 	}
@@ -416,7 +419,7 @@ func (in *installer) target(ctx context.Context, sp *confighub.Space, spaceSlug 
 	start := in.r.clock().Now()
 	t, err := in.r.Hub.CreateTarget(ctx, sp.SpaceID, confighub.Target{Slug: slug, DisplayName: slug,
 		ToolchainType: confighub.ToolchainKubernetesYAML, ProviderType: "Kubernetes", Parameters: string(params),
-		Labels: maps.Clone(map[string]string{"environment": e.Name})})
+		Labels: maps.Clone(map[string]string{LabelEnvironment: e.Name})})
 	in.r.record("create-target", e.Name, nil, nil, start, err)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create target %s/%s: %w", spaceSlug, slug, err)
