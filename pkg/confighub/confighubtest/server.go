@@ -1,8 +1,10 @@
 // Package confighubtest is an in-process stand-in for the ConfigHub REST API
 // subset in shared/confighub-api.md: spaces, units with revisions, upstream
-// clones and upgrade, restore, tags, targets, queued operations with unit
-// events, and the `where` filter. Its worker applies unit data through an
-// Applier: NoopApplier for client tests, KubeApplier for a real cluster.
+// clones and upgrade, restore, tags, targets, links, mutations, queued
+// operations with unit events, the `where` filter and `include`. Its worker
+// applies unit data through an Applier: NoopApplier for client tests,
+// KubeApplier for a real cluster. Its wire format follows the SDK's generated
+// models; conformance_test.go checks it (docs/confighub.md names the commit).
 //
 // Use NewServer in tests (it listens on loopback like httptest.Server), or New
 // to get an http.Handler for a standalone process (see test/standin).
@@ -16,10 +18,29 @@
 //     copied as is;
 //   - a PUT/PATCH whose Data is identical to the head does not append a
 //     revision; restore always does;
-//   - a duplicate slug on create is 409 (not confirmed for the real server);
+//   - a duplicate slug on create is 409 unless allow_exists=true, which answers
+//     200 with the existing entity (the spec documents allow_exists but not the
+//     status of a duplicate);
 //   - apply without a target or with apply gates is 422 (not confirmed);
 //   - raw endpoints (live_state, data, revision data) answer application/octet-stream;
-//   - the worker processes one operation at a time, in order.
+//   - the worker processes one operation at a time, in order;
+//   - include: UnitEventID fills both LatestUnitEvent and UnitStatus (cub calls
+//     UnitStatus synthetic; which key fills it is not documented); include keys
+//     naming entities the stand-in lacks (ChangeSetID, BridgeWorkerID, Trigger*,
+//     Attribute*, OrganizationID, ApprovedBy, FromLinkID) are accepted and fill
+//     nothing; ExtendedSpace counts of those entities are 0 and
+//     TriggerCountByEventType is empty;
+//   - where: the attribute lists are the spec's; attributes the stand-in keeps
+//     no value for (DataHash, DriftReconciliationMode, Values, …) are null;
+//     FromLink.*-style list filters and `filter`/`contains` are not supported;
+//   - a clone's upstream is also a Link of UpdateType UpgradeUnit (deleting it
+//     removes the upstream); links of other types are stored but never resolved,
+//     and a generated link slug is <from>-to-<to> (the real format is unknown);
+//   - each revision has one Mutation (MergeSourceID for clone and upgrade,
+//     RestoredRevisionNum for restore); MutationSources is always empty;
+//   - ChangeSet:<uuid> references are accepted in form but never resolve (no
+//     change sets); org-wide /revision and /unit_event return each unit's
+//     latest match.
 package confighubtest
 
 import (
