@@ -35,7 +35,8 @@
 //     FromLink.*-style list filters and `filter`/`contains` are not supported;
 //   - a clone's upstream is also a Link of UpdateType UpgradeUnit (deleting it
 //     removes the upstream); links of other types are stored but never resolved,
-//     and a generated link slug is <from>-to-<to> (the real format is unknown);
+//     a generated link slug is <from>-to-<to> (the real format is unknown), and
+//     deleting a unit deletes its own links but leaves links to it;
 //   - each revision has one Mutation (MergeSourceID for clone and upgrade,
 //     RestoredRevisionNum for restore); MutationSources is always empty;
 //   - ChangeSet:<uuid> references are accepted in form but never resolve (no
