@@ -108,7 +108,11 @@ func (c *Client) CreateSpace(ctx context.Context, s Space) (*Space, error) {
 
 // createOnce posts a create request. It never re-sends blindly: after a
 // failure that may have reached the server, exists() is asked first; only if
-// the entity is absent is the POST repeated (within the retry policy).
+// the entity is absent is the POST repeated (within the retry policy). A
+// repeated POST carries allow_exists=true (the API's "report success and
+// return the existing entity"), so a first try that landed after the look-up
+// cannot turn the retry into a duplicate-slug error; a server that ignores the
+// parameter answers 409, which is handled the same way.
 func (c *Client) createOnce(ctx context.Context, req request, in, out any, exists func(context.Context) (bool, error)) error {
 	b, err := json.Marshal(in)
 	if err != nil {
@@ -116,6 +120,11 @@ func (c *Client) createOnce(ctx context.Context, req request, in, out any, exist
 	}
 	req.body = b
 	req.mode = retryUnsentOnly
+	retryQuery := url.Values{}
+	for k, v := range req.query {
+		retryQuery[k] = v
+	}
+	retryQuery.Set("allow_exists", "true")
 	p := c.retry
 	bo := wait.Backoff{Duration: p.Base, Factor: p.Factor, Jitter: p.Jitter, Steps: p.Attempts + 1, Cap: p.Cap}
 	var lastErr error
@@ -160,6 +169,7 @@ func (c *Client) createOnce(ctx context.Context, req request, in, out any, exist
 			}
 		}
 		c.log.Debug("confighub: retrying create", "path", req.path, "attempt", attempt+1)
+		req.query = retryQuery
 	}
 	return lastErr
 }
@@ -226,9 +236,24 @@ func (c *Client) GetUnitBySlug(ctx context.Context, spaceID uuid.UUID, slug stri
 	return nil, notFound(http.MethodGet, spacePath(spaceID)+"/unit", fmt.Sprintf("unit %q not found in space %s", slug, spaceID))
 }
 
+// unitWrite is the body of a unit create or PUT: only the caller-owned fields.
+// Unit itself always carries server-owned fields such as MutationSources
+// (no omitempty, as in the SDK), which a write must not send back.
+type unitWrite struct {
+	Slug                  string            `json:"Slug"`
+	DisplayName           string            `json:"DisplayName,omitempty"`
+	ToolchainType         string            `json:"ToolchainType"`
+	Data                  []byte            `json:"Data,omitempty"`
+	Labels                map[string]string `json:"Labels,omitempty"`
+	Annotations           map[string]string `json:"Annotations,omitempty"`
+	TargetID              uuid.UUID         `json:"TargetID,omitzero"`
+	LastChangeDescription string            `json:"LastChangeDescription,omitempty"`
+	Version               int64             `json:"Version"`
+}
+
 // unitWriteBody keeps only the caller-owned fields of a unit.
-func unitWriteBody(u Unit) Unit {
-	return Unit{
+func unitWriteBody(u Unit) unitWrite {
+	return unitWrite{
 		Slug: u.Slug, DisplayName: u.DisplayName, ToolchainType: u.ToolchainType, Data: u.Data,
 		Labels: u.Labels, Annotations: u.Annotations, TargetID: u.TargetID,
 		LastChangeDescription: u.LastChangeDescription, Version: u.Version,
@@ -471,9 +496,10 @@ func (c *Client) ListUnitEvents(ctx context.Context, spaceID, unitID uuid.UUID, 
 	return out, c.get(ctx, unitPath(spaceID, unitID)+"/unit_event", q, &out)
 }
 
-// LiveState returns the unit's live state as raw bytes.
+// LiveState returns the unit's live state as raw bytes (DownloadUnitLiveState;
+// Aug-2025 servers called the route live-state).
 func (c *Client) LiveState(ctx context.Context, spaceID, unitID uuid.UUID) ([]byte, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: unitPath(spaceID, unitID) + "/live-state"})
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: unitPath(spaceID, unitID) + "/live_state"})
 	if err != nil {
 		return nil, err
 	}

@@ -112,12 +112,15 @@ func TestCreateNeverDuplicates(t *testing.T) {
 		name      string
 		fault     confighubtest.Fault
 		wantPosts int
+		// a retry that may follow a landed POST asks for allow_exists; a 429
+		// (surely not handled) is re-sent as is.
+		retryAllowsExisting bool
 	}{
-		{"answer lost after landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Reset: true, AfterHandling: true}, 1},
-		{"500 after landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 500, AfterHandling: true}, 1},
-		{"503 before landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 503}, 2},
-		{"reset before landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Reset: true}, 2},
-		{"429", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 429}, 2},
+		{"answer lost after landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Reset: true, AfterHandling: true}, 1, false},
+		{"500 after landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 500, AfterHandling: true}, 1, false},
+		{"503 before landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 503}, 2, true},
+		{"reset before landing", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Reset: true}, 2, true},
+		{"429", confighubtest.Fault{Method: "POST", PathPattern: `/unit$`, Status: 429}, 2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -139,6 +142,18 @@ func TestCreateNeverDuplicates(t *testing.T) {
 			}
 			if n := e.srv.CountRequests("POST", `/unit$`); n != tc.wantPosts {
 				t.Errorf("POSTs = %d, want %d", n, tc.wantPosts)
+			}
+			// Only a repeated POST that may follow a landed one asks the server to accept an existing entity.
+			var posts []confighubtest.Request
+			for _, r := range e.srv.Requests() {
+				if r.Method == "POST" && strings.HasSuffix(r.Path, "/unit") {
+					posts = append(posts, r)
+				}
+			}
+			for i, r := range posts {
+				if got, want := strings.Contains(r.Query, "allow_exists=true"), i > 0 && tc.retryAllowsExisting; got != want {
+					t.Errorf("POST %d query %q: allow_exists=true is %v, want %v", i+1, r.Query, got, want)
+				}
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package confighub
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,6 +11,10 @@ import (
 // the fields this project needs are declared; unknown fields are ignored on
 // decode. Nullable references (TargetID, Upstream*) use omitzero so that the
 // zero UUID, null and an absent field all mean "unset", as the API allows.
+// Fields the SDK's generated models declare without omitempty (and that cub
+// dereferences, such as MutationSources) have no omitempty here either, so
+// the stand-in, which serves these types, always sends them. The client never
+// sends these types whole on writes: see unitWriteBody.
 
 // ToolchainKubernetesYAML is the toolchain type of every TraderX unit.
 const ToolchainKubernetesYAML = "Kubernetes/YAML"
@@ -71,13 +76,19 @@ type Space struct {
 	EntityType     string            `json:"EntityType,omitempty"`
 }
 
-// ExtendedSpace is the envelope returned by space list and get calls.
+// ExtendedSpace is the envelope returned by space list and get calls. The two
+// count maps are declared without omitempty by the SDK; cub prints them.
 type ExtendedSpace struct {
-	Space               *Space `json:"Space"`
-	TotalUnitCount      int    `json:"TotalUnitCount"`
-	UnappliedUnitCount  int    `json:"UnappliedUnitCount"`
-	UpgradableUnitCount int    `json:"UpgradableUnitCount"`
-	GatedUnitCount      int    `json:"GatedUnitCount"`
+	Space                      *Space         `json:"Space"`
+	TotalUnitCount             int            `json:"TotalUnitCount"`
+	UnappliedUnitCount         int            `json:"UnappliedUnitCount"`
+	UpgradableUnitCount        int            `json:"UpgradableUnitCount"`
+	GatedUnitCount             int            `json:"GatedUnitCount"`
+	TotalBridgeWorkerCount     int            `json:"TotalBridgeWorkerCount"`
+	TotalTagCount              int            `json:"TotalTagCount"`
+	TotalLinkCount             int            `json:"TotalLinkCount"`
+	TargetCountByToolchainType map[string]int `json:"TargetCountByToolchainType"`
+	TriggerCountByEventType    map[string]int `json:"TriggerCountByEventType"`
 }
 
 // Unit is one configuration unit. Data and LiveState are base64 on the wire.
@@ -104,7 +115,10 @@ type Unit struct {
 	LiveData                []byte            `json:"LiveData,omitempty"`
 	LastChangeDescription   string            `json:"LastChangeDescription,omitempty"`
 	ApplyGates              map[string]bool   `json:"ApplyGates,omitempty"`
-	ApprovedBy              []uuid.UUID       `json:"ApprovedBy,omitempty"`
+	ApprovedBy              []uuid.UUID       `json:"ApprovedBy"`
+	FromLinkID              []uuid.UUID       `json:"FromLinkID"`
+	MutationSources         []json.RawMessage `json:"MutationSources"`
+	HeadMutationNum         int64             `json:"HeadMutationNum"`
 	ContentHash             int64             `json:"ContentHash"`
 	Version                 int64             `json:"Version"`
 	CreatedAt               time.Time         `json:"CreatedAt"`
@@ -119,7 +133,8 @@ func (u *Unit) HasUnappliedChanges() bool { return u.HeadRevisionNum > u.LiveRev
 // IsClone reports whether the unit has an upstream unit.
 func (u *Unit) IsClone() bool { return u.UpstreamUnitID != uuid.Nil }
 
-// UnitStatus is the status part of an ExtendedUnit. Status and Drift are free strings.
+// UnitStatus is the status part of an ExtendedUnit, filled with
+// include=UnitEventID (cub calls it synthetic). Status and Drift are free strings.
 type UnitStatus struct {
 	Action             string    `json:"Action,omitempty"`
 	ActionResult       string    `json:"ActionResult,omitempty"`
@@ -132,37 +147,55 @@ type UnitStatus struct {
 // ExtendedUnit is the envelope returned by unit list and get calls. Parts other
 // than Unit are filled according to the include parameter.
 type ExtendedUnit struct {
-	Unit                *Unit       `json:"Unit"`
-	Space               *Space      `json:"Space,omitempty"`
-	Target              *Target     `json:"Target,omitempty"`
-	UpstreamUnit        *Unit       `json:"UpstreamUnit,omitempty"`
-	UpstreamSpace       *Space      `json:"UpstreamSpace,omitempty"`
-	LatestUnitEvent     *UnitEvent  `json:"LatestUnitEvent,omitempty"`
-	UnitStatus          *UnitStatus `json:"UnitStatus,omitempty"`
-	HeadRevision        *Revision   `json:"HeadRevision,omitempty"`
-	LiveRevision        *Revision   `json:"LiveRevision,omitempty"`
-	LastAppliedRevision *Revision   `json:"LastAppliedRevision,omitempty"`
+	Unit                 *Unit       `json:"Unit"`
+	Space                *Space      `json:"Space,omitempty"`
+	Target               *Target     `json:"Target,omitempty"`
+	UpstreamUnit         *Unit       `json:"UpstreamUnit,omitempty"`
+	UpstreamSpace        *Space      `json:"UpstreamSpace,omitempty"`
+	LatestUnitEvent      *UnitEvent  `json:"LatestUnitEvent,omitempty"`
+	UnitStatus           *UnitStatus `json:"UnitStatus,omitempty"`
+	HeadRevision         *Revision   `json:"HeadRevision,omitempty"`
+	LiveRevision         *Revision   `json:"LiveRevision,omitempty"`
+	LastAppliedRevision  *Revision   `json:"LastAppliedRevision,omitempty"`
+	PreviousLiveRevision *Revision   `json:"PreviousLiveRevision,omitempty"`
+	HeadMutation         *Mutation   `json:"HeadMutation,omitempty"`
 }
+
+// Unit include keys (the include query parameter of unit lists and gets) and
+// the ExtendedUnit part each fills.
+const (
+	IncludeSpace                = "SpaceID"                 // Space
+	IncludeTarget               = "TargetID"                // Target
+	IncludeUpstreamUnit         = "UpstreamUnitID"          // UpstreamUnit
+	IncludeUpstreamSpace        = "UpstreamSpaceID"         // UpstreamSpace
+	IncludeUnitEvent            = "UnitEventID"             // LatestUnitEvent and UnitStatus
+	IncludeHeadRevision         = "HeadRevisionNum"         // HeadRevision
+	IncludeLiveRevision         = "LiveRevisionNum"         // LiveRevision
+	IncludeLastAppliedRevision  = "LastAppliedRevisionNum"  // LastAppliedRevision
+	IncludePreviousLiveRevision = "PreviousLiveRevisionNum" // PreviousLiveRevision
+	IncludeHeadMutation         = "HeadMutationNum"         // HeadMutation
+)
 
 // Revision is one immutable version of a unit's data.
 type Revision struct {
-	RevisionID     uuid.UUID         `json:"RevisionID,omitzero"`
-	RevisionNum    int64             `json:"RevisionNum"`
-	UnitID         uuid.UUID         `json:"UnitID,omitzero"`
-	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
-	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
-	Data           []byte            `json:"Data,omitempty"`
-	Description    string            `json:"Description"`
-	Source         string            `json:"Source,omitempty"`
-	Tags           map[string]string `json:"Tags,omitempty"`
-	ApplyGates     map[string]bool   `json:"ApplyGates,omitempty"`
-	ApprovedBy     []uuid.UUID       `json:"ApprovedBy,omitempty"`
-	UserID         uuid.UUID         `json:"UserID,omitzero"`
-	UserAgent      string            `json:"UserAgent,omitempty"`
-	CreatedAt      time.Time         `json:"CreatedAt"`
-	LiveAt         time.Time         `json:"LiveAt"`
-	Version        int64             `json:"Version"`
-	EntityType     string            `json:"EntityType,omitempty"`
+	RevisionID      uuid.UUID         `json:"RevisionID,omitzero"`
+	RevisionNum     int64             `json:"RevisionNum"`
+	UnitID          uuid.UUID         `json:"UnitID,omitzero"`
+	SpaceID         uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID  uuid.UUID         `json:"OrganizationID,omitzero"`
+	Data            []byte            `json:"Data,omitempty"`
+	Description     string            `json:"Description"`
+	Source          string            `json:"Source,omitempty"`
+	Tags            map[string]string `json:"Tags,omitempty"`
+	ApplyGates      map[string]bool   `json:"ApplyGates,omitempty"`
+	ApprovedBy      []uuid.UUID       `json:"ApprovedBy,omitempty"`
+	MutationSources []json.RawMessage `json:"MutationSources"`
+	UserID          uuid.UUID         `json:"UserID,omitzero"`
+	UserAgent       string            `json:"UserAgent,omitempty"`
+	CreatedAt       time.Time         `json:"CreatedAt"`
+	LiveAt          time.Time         `json:"LiveAt"`
+	Version         int64             `json:"Version"`
+	EntityType      string            `json:"EntityType,omitempty"`
 }
 
 // HasTag reports whether the revision carries the tag.
@@ -171,11 +204,90 @@ func (r *Revision) HasTag(tagID uuid.UUID) bool {
 	return ok
 }
 
-// ExtendedRevision is the envelope returned by revision list and get calls.
+// ExtendedRevision is the envelope returned by revision list and get calls;
+// Unit, Space and User are filled with include=UnitID, SpaceID, UserID.
 type ExtendedRevision struct {
 	Revision *Revision `json:"Revision"`
 	Unit     *Unit     `json:"Unit,omitempty"`
 	Space    *Space    `json:"Space,omitempty"`
+	User     *User     `json:"User,omitempty"`
+}
+
+// User is a ConfigHub user (ExtendedRevision.User).
+type User struct {
+	UserID      uuid.UUID `json:"UserID,omitzero"`
+	Username    string    `json:"Username,omitempty"`
+	DisplayName string    `json:"DisplayName,omitempty"`
+	Slug        string    `json:"Slug"`
+	ExternalID  string    `json:"ExternalID,omitempty"`
+}
+
+// Link connects a downstream (From) unit to an upstream (To) unit; it lives
+// in the From unit's space. A clone's upstream is a Link of UpdateType
+// UpgradeUnit.
+type Link struct {
+	LinkID                          uuid.UUID         `json:"LinkID,omitzero"`
+	SpaceID                         uuid.UUID         `json:"SpaceID,omitzero"`
+	OrganizationID                  uuid.UUID         `json:"OrganizationID,omitzero"`
+	Slug                            string            `json:"Slug"`
+	DisplayName                     string            `json:"DisplayName,omitempty"`
+	FromUnitID                      uuid.UUID         `json:"FromUnitID"`
+	ToUnitID                        uuid.UUID         `json:"ToUnitID"`
+	ToSpaceID                       uuid.UUID         `json:"ToSpaceID,omitzero"`
+	UpdateType                      string            `json:"UpdateType,omitempty"`
+	AutoUpdate                      bool              `json:"AutoUpdate,omitempty"`
+	UpstreamLastMergedRevisionNum   int64             `json:"UpstreamLastMergedRevisionNum,omitempty"`
+	DownstreamLastMergedRevisionNum int64             `json:"DownstreamLastMergedRevisionNum,omitempty"`
+	Labels                          map[string]string `json:"Labels,omitempty"`
+	Annotations                     map[string]string `json:"Annotations,omitempty"`
+	Version                         int64             `json:"Version"`
+	CreatedAt                       time.Time         `json:"CreatedAt"`
+	UpdatedAt                       time.Time         `json:"UpdatedAt"`
+	EntityType                      string            `json:"EntityType,omitempty"`
+}
+
+// LinkUpdateUpgradeUnit is the UpdateType of a clone's link to its upstream.
+const LinkUpdateUpgradeUnit = "UpgradeUnit"
+
+// ExtendedLink is the envelope returned by link list and get calls.
+type ExtendedLink struct {
+	Link     *Link  `json:"Link"`
+	Space    *Space `json:"Space,omitempty"`
+	FromUnit *Unit  `json:"FromUnit,omitempty"`
+	ToUnit   *Unit  `json:"ToUnit,omitempty"`
+	ToSpace  *Space `json:"ToSpace,omitempty"`
+}
+
+// Mutation records one source of change of a revision (a create, clone,
+// update, restore or upgrade).
+type Mutation struct {
+	MutationID                      uuid.UUID `json:"MutationID,omitzero"`
+	MutationNum                     int64     `json:"MutationNum,omitempty"`
+	OrganizationID                  uuid.UUID `json:"OrganizationID,omitzero"`
+	SpaceID                         uuid.UUID `json:"SpaceID,omitzero"`
+	UnitID                          uuid.UUID `json:"UnitID,omitzero"`
+	RevisionID                      uuid.UUID `json:"RevisionID,omitzero"`
+	RevisionNum                     int64     `json:"RevisionNum,omitempty"`
+	MergeSourceID                   uuid.UUID `json:"MergeSourceID,omitzero"`
+	LinkID                          uuid.UUID `json:"LinkID,omitzero"`
+	RestoredRevisionNum             int64     `json:"RestoredRevisionNum,omitempty"`
+	UpgradedFromUpstreamRevisionNum int64     `json:"UpgradedFromUpstreamRevisionNum,omitempty"`
+	MergeBaseRevisionNum            int64     `json:"MergeBaseRevisionNum,omitempty"`
+	MergeEndRevisionNum             int64     `json:"MergeEndRevisionNum,omitempty"`
+	Version                         int64     `json:"Version,omitempty"`
+	CreatedAt                       time.Time `json:"CreatedAt"`
+	UpdatedAt                       time.Time `json:"UpdatedAt"`
+	EntityType                      string    `json:"EntityType,omitempty"`
+}
+
+// ExtendedMutation is the envelope returned by mutation list and get calls.
+type ExtendedMutation struct {
+	Mutation    *Mutation `json:"Mutation"`
+	Revision    *Revision `json:"Revision,omitempty"`
+	Unit        *Unit     `json:"Unit,omitempty"`
+	Space       *Space    `json:"Space,omitempty"`
+	MergeSource *Unit     `json:"MergeSource,omitempty"`
+	Link        *Link     `json:"Link,omitempty"`
 }
 
 // QueuedOperation is what apply, destroy and refresh return.
@@ -191,7 +303,9 @@ type QueuedOperation struct {
 	Status            string    `json:"Status,omitempty"`
 	DryRun            bool      `json:"DryRun,omitempty"`
 	Data              []byte    `json:"Data,omitempty"` // what a dry-run refresh found
-	CreatedAt         time.Time `json:"CreatedAt"`
+	// Dependencies has no omitempty in the SDK; nil is sent as null, as the SDK does.
+	Dependencies []uuid.UUID `json:"Dependencies"`
+	CreatedAt    time.Time   `json:"CreatedAt"`
 }
 
 // UnitActionResponse is one element of a bulk apply response.
@@ -292,12 +406,13 @@ type DeleteResponse struct {
 }
 
 // Target tells a worker where to apply a unit. Parameters is a JSON string
-// (for Kubernetes: KubeContext, KubeNamespace, WaitTimeout).
+// (for Kubernetes: KubeContext, KubeNamespace, WaitTimeout). BridgeWorkerID is
+// required and has no omitempty in the SDK.
 type Target struct {
 	TargetID       uuid.UUID         `json:"TargetID,omitzero"`
 	SpaceID        uuid.UUID         `json:"SpaceID,omitzero"`
 	OrganizationID uuid.UUID         `json:"OrganizationID,omitzero"`
-	BridgeWorkerID uuid.UUID         `json:"BridgeWorkerID,omitzero"`
+	BridgeWorkerID uuid.UUID         `json:"BridgeWorkerID"`
 	Slug           string            `json:"Slug"`
 	DisplayName    string            `json:"DisplayName,omitempty"`
 	ToolchainType  string            `json:"ToolchainType"`

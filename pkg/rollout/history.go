@@ -97,9 +97,9 @@ func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, serv
 		if err != nil {
 			continue
 		}
-		rel := ReleaseInfo{Number: n, Tag: t.Slug, User: t.Labels[ReleaseLabelUser], Description: t.Labels[ReleaseLabelDescription],
+		rel := ReleaseInfo{Number: n, Tag: t.Slug, User: t.Annotations[ReleaseAnnotationUser], Description: t.Annotations[ReleaseAnnotationDescription],
 			Units: map[string]int64{}, tagID: t.TagID, revisions: map[string]*confighub.Revision{}}
-		rel.Time, _ = time.Parse(time.RFC3339, t.Labels[ReleaseLabelTime])
+		rel.Time, _ = time.Parse(time.RFC3339, t.Annotations[ReleaseAnnotationTime])
 		key := t.TagID.String()
 		for unit, revs := range h.revisions {
 			for i := range revs {

@@ -22,6 +22,9 @@ const (
 	LabelPartOf  = "part-of"
 	LabelProject = "project"
 	LabelRole    = "role"
+	// LabelEnvironment is the environment label of environment spaces; cub
+	// shows a space's Labels["Environment"] in its ENVIRONMENT column.
+	LabelEnvironment = "Environment"
 )
 
 // BaseEnvironmentName names the environment-neutral rendering kept in the
@@ -204,7 +207,7 @@ func (in *installer) space(ctx context.Context, slug string, labels map[string]s
 	}
 	start := in.r.clock().Now()
 	sp, err = in.r.Hub.CreateSpace(ctx, confighub.Space{Slug: slug, DisplayName: slug, Labels: labels})
-	in.r.record("create-space", labels["environment"], nil, nil, start, err)
+	in.r.record("create-space", labels[LabelEnvironment], nil, nil, start, err)
 	if err != nil {
 		return nil, fmt.Errorf("create space %s: %w", slug, err)
 	}
@@ -319,7 +322,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	if err != nil {
 		return err
 	}
-	sp, err := in.space(ctx, slug, map[string]string{LabelProject: project, LabelRole: "environment", "environment": e.Name})
+	sp, err := in.space(ctx, slug, map[string]string{LabelProject: project, LabelRole: "environment", LabelEnvironment: e.Name})
 	if err != nil {
 		return err
 	}

@@ -15,13 +15,18 @@ import (
 // ReleaseTagPrefix starts the slug of every release tag: release-1, release-2, …
 const ReleaseTagPrefix = "release-"
 
-// Labels of a release tag, so history can show them.
+// Labels of a release tag: short machine values, for filtering.
 const (
 	ReleaseLabelNumber      = "traderx-release"
-	ReleaseLabelEnvironment = "environment"
-	ReleaseLabelDescription = "description"
-	ReleaseLabelUser        = "user"
-	ReleaseLabelTime        = "time"
+	ReleaseLabelEnvironment = LabelEnvironment
+)
+
+// Annotations of a release tag, so history can show them. They are free text
+// (spaces, colons, arrows), which belongs in Annotations, not Labels.
+const (
+	ReleaseAnnotationDescription = "description"
+	ReleaseAnnotationUser        = "user"
+	ReleaseAnnotationTime        = "time"
 )
 
 // ReleaseTag is the tag slug of release n.
@@ -29,7 +34,7 @@ func ReleaseTag(n int) string { return ReleaseTagPrefix + strconv.Itoa(n) }
 
 // RecordRelease records release N of the environment (N = highest existing
 // release + 1): a tag release-N in the environment space carrying the
-// description, user and time as labels, applied to the live revision of
+// description, user and time as annotations, applied to the live revision of
 // every unit that is live.
 func (r *Rollout) RecordRelease(ctx context.Context, sp *confighub.Space, env traderx.Environment, desc string, res *ApplyResult) (*Release, error) {
 	user, err := r.user(ctx)
@@ -50,9 +55,9 @@ func (r *Rollout) RecordRelease(ctx context.Context, sp *confighub.Space, env tr
 		}
 		n = nextRelease(tags)
 		tag, err = r.Hub.CreateTag(ctx, sp.SpaceID, confighub.Tag{Slug: ReleaseTag(n), DisplayName: fmt.Sprintf("%s release %d", env.Name, n),
-			Labels: map[string]string{
-				ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name,
-				ReleaseLabelDescription: desc, ReleaseLabelUser: user, ReleaseLabelTime: now.Format(time.RFC3339),
+			Labels: map[string]string{ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name},
+			Annotations: map[string]string{
+				ReleaseAnnotationDescription: desc, ReleaseAnnotationUser: user, ReleaseAnnotationTime: now.Format(time.RFC3339),
 			}})
 		if err == nil {
 			break

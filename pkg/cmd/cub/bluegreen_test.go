@@ -223,8 +223,8 @@ func TestBlueGreenSwitchOnControlPlane(t *testing.T) {
 		}
 	}
 	rel := h.releaseTag("traderx-dev", "release-1")
-	if rel.Labels["description"] != "blue-green reference-data 1.2.3: blue → green" {
-		t.Errorf("release description %q", rel.Labels["description"])
+	if rel.Annotations["description"] != "blue-green reference-data 1.2.3: blue → green" {
+		t.Errorf("release description %q", rel.Annotations["description"])
 	}
 	// The cluster client of the command refuses writes.
 	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}

@@ -67,7 +67,7 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 		t.Errorf("tags = %v, want [release-1]", tags)
 	}
 	rel := h.releaseTag("traderx-dev", "release-1")
-	if rel.Labels["description"] != "first dev rollout" || rel.Labels["user"] != "alice" || rel.Labels["time"] == "" {
+	if rel.Annotations["description"] != "first dev rollout" || rel.Annotations["user"] != "alice" || rel.Annotations["time"] == "" {
 		t.Errorf("release labels: %v", rel.Labels)
 	}
 	if n := h.taggedUnits("traderx-dev", rel.TagID); n != len(h.units("traderx-dev")) {

@@ -126,7 +126,7 @@ func TestSetImageStandIn(t *testing.T) {
 		u.LastChangeDescription != "set-image people-service 1.2: CVE-2026-1" {
 		t.Errorf("unit: live %d, %q\n%s", u.LiveRevisionNum, u.LastChangeDescription, u.Data)
 	}
-	if d := h.releaseTag("traderx-dev", "release-2").Labels["description"]; d != "set-image people-service 1.2: CVE-2026-1" {
+	if d := h.releaseTag("traderx-dev", "release-2").Annotations["description"]; d != "set-image people-service 1.2: CVE-2026-1" {
 		t.Errorf("release description %q", d)
 	}
 	// The audit log has the change.

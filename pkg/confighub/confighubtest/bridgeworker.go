@@ -41,7 +41,10 @@ func newWorkerConn() *workerConn {
 
 func (c *workerConn) close() { c.closeOnce.Do(func() { close(c.closed) }) }
 
-var workerSchema = newSchema("BridgeWorker", confighub.BridgeWorker{})
+// workerSchema holds the BridgeWorker filter attributes the spec lists.
+var workerSchema = newSchema("BridgeWorker", "Annotations, BridgeWorkerID, Condition, CreatedAt, DisplayName, IPAddress, "+
+	"Labels, LastMessage, LastSeenAt, OrgRole, OrganizationID, Permissions, Slug, SpaceID, UpdatedAt, UserID",
+	"Annotations, Labels, Permissions")
 
 func init() { workerSchema.rel["BridgeWorker"] = workerSchema }
 
@@ -441,12 +444,15 @@ func (s *Server) listTargets(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	inc, err := parseInclude(r.URL.Query(), "Target")
+	if err != nil {
+		return 0, nil, err
+	}
 	out := []confighub.ExtendedTarget{}
 	for _, id := range s.targetOrder {
 		t := s.targets[id]
 		if t.SpaceID == sp.SpaceID && f.match(plainView("Target", t)) {
-			c, cs := *t, *sp
-			out = append(out, confighub.ExtendedTarget{Target: &c, Space: &cs})
+			out = append(out, s.extTarget(t, inc))
 		}
 	}
 	return http.StatusOK, out, nil
@@ -456,6 +462,10 @@ func (s *Server) listTargets(r *http.Request) (int, any, error) {
 // the worker that will serve it, like the real API's required fields.
 func (s *Server) createTarget(r *http.Request) (int, any, error) {
 	sp, err := s.spaceOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	exists, err := allowExists(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -484,6 +494,9 @@ func (s *Server) createTarget(r *http.Request) (int, any, error) {
 	}
 	for _, t := range s.targets {
 		if t.SpaceID == sp.SpaceID && t.Slug == in.Slug {
+			if exists {
+				return http.StatusOK, *t, nil
+			}
 			return 0, nil, errf(http.StatusConflict, "target %q already exists in space %s", in.Slug, sp.Slug)
 		}
 	}

@@ -18,6 +18,9 @@ import (
 	"github.com/finos/traderx-plugins/pkg/confighub"
 )
 
+// tagRemove is the UnitTagRequest.Revision that removes the tag from a unit's revisions.
+const tagRemove = "Remove"
+
 var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$`)
 
 func checkSlug(kind, slug string) error {
@@ -105,14 +108,6 @@ func (s *Server) unitView(rec *unitRec) *view {
 	v.rel["Unit"] = func() *view { return v }
 	v.rel["Space"] = func() *view { return spaceView(s.spaces[rec.u.SpaceID]) }
 	v.rel["UpstreamUnit"] = func() *view { return s.unitView(s.units[rec.u.UpstreamUnitID]) }
-	v.rel["UpstreamSpace"] = func() *view { return spaceView(s.spaces[rec.u.UpstreamSpaceID]) }
-	v.rel["Target"] = func() *view {
-		t := s.targets[rec.u.TargetID]
-		if t == nil {
-			return nil
-		}
-		return &view{m: toMap(t)}
-	}
 	return v
 }
 
@@ -120,34 +115,6 @@ func plainView(prefix string, x any) *view {
 	v := &view{m: toMap(x), rel: map[string]func() *view{}}
 	v.rel[prefix] = func() *view { return v }
 	return v
-}
-
-func (s *Server) extUnit(rec *unitRec) confighub.ExtendedUnit {
-	u := rec.u
-	eu := confighub.ExtendedUnit{Unit: &u}
-	if sp := s.spaces[u.SpaceID]; sp != nil {
-		c := *sp
-		eu.Space = &c
-	}
-	if t := s.targets[u.TargetID]; t != nil {
-		c := *t
-		eu.Target = &c
-	}
-	if up := s.units[u.UpstreamUnitID]; up != nil {
-		c := up.u
-		eu.UpstreamUnit = &c
-		if sp := s.spaces[c.SpaceID]; sp != nil {
-			cs := *sp
-			eu.UpstreamSpace = &cs
-		}
-	}
-	if n := len(rec.events); n > 0 {
-		c := *rec.events[n-1]
-		eu.LatestUnitEvent = &c
-	}
-	st := rec.status
-	eu.UnitStatus = &st
-	return eu
 }
 
 // ---- me / info ----
@@ -160,9 +127,22 @@ func (s *Server) getInfo(*http.Request) (int, any, error) {
 
 // ---- spaces ----
 
+// extSpace fills the space's counts from the stand-in's state. No trigger
+// entities exist, so TriggerCountByEventType is always empty.
 func (s *Server) extSpace(sp *confighub.Space) confighub.ExtendedSpace {
 	c := *sp
-	es := confighub.ExtendedSpace{Space: &c}
+	es := confighub.ExtendedSpace{Space: &c, TargetCountByToolchainType: map[string]int{}, TriggerCountByEventType: map[string]int{},
+		TotalBridgeWorkerCount: s.bridgeWorkerCount(sp.SpaceID), TotalLinkCount: len(s.spaceLinks(sp.SpaceID))}
+	for _, t := range s.targets {
+		if t.SpaceID == sp.SpaceID {
+			es.TargetCountByToolchainType[t.ToolchainType]++
+		}
+	}
+	for _, t := range s.tags {
+		if t.SpaceID == sp.SpaceID {
+			es.TotalTagCount++
+		}
+	}
 	for _, id := range s.unitOrder {
 		rec := s.units[id]
 		if rec.u.SpaceID != sp.SpaceID {
@@ -187,6 +167,9 @@ func (s *Server) listSpaces(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if _, err := parseInclude(r.URL.Query(), "Space"); err != nil {
+		return 0, nil, err
+	}
 	out := []confighub.ExtendedSpace{}
 	for _, id := range s.spaceOrder {
 		if sp := s.spaces[id]; f.match(spaceView(sp)) {
@@ -201,10 +184,17 @@ func (s *Server) getSpace(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if _, err := parseInclude(r.URL.Query(), "Space"); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, s.extSpace(sp), nil
 }
 
 func (s *Server) createSpace(r *http.Request) (int, any, error) {
+	exists, err := allowExists(r.URL.Query())
+	if err != nil {
+		return 0, nil, err
+	}
 	var in confighub.Space
 	if err := decode(r, &in); err != nil {
 		return 0, nil, err
@@ -214,6 +204,9 @@ func (s *Server) createSpace(r *http.Request) (int, any, error) {
 	}
 	for _, sp := range s.spaces {
 		if sp.Slug == in.Slug {
+			if exists {
+				return http.StatusOK, *sp, nil
+			}
 			return 0, nil, errf(http.StatusConflict, "space %q already exists", in.Slug)
 		}
 	}
@@ -235,6 +228,10 @@ func (s *Server) listUnits(r *http.Request, space uuid.UUID) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	inc, err := parseInclude(r.URL.Query(), "Unit")
+	if err != nil {
+		return 0, nil, err
+	}
 	out := []confighub.ExtendedUnit{}
 	for _, id := range s.unitOrder {
 		rec := s.units[id]
@@ -242,7 +239,7 @@ func (s *Server) listUnits(r *http.Request, space uuid.UUID) (int, any, error) {
 			continue
 		}
 		if f.match(s.unitView(rec)) {
-			out = append(out, s.extUnit(rec))
+			out = append(out, s.extUnitWith(rec, inc))
 		}
 	}
 	return http.StatusOK, out, nil
@@ -263,7 +260,11 @@ func (s *Server) getUnit(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, s.extUnit(rec), nil
+	inc, err := parseInclude(r.URL.Query(), "Unit")
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, s.extUnitWith(rec, inc), nil
 }
 
 func (s *Server) unitBySlug(space uuid.UUID, slug string) *unitRec {
@@ -286,22 +287,29 @@ func (s *Server) checkTarget(space, target uuid.UUID) error {
 	return nil
 }
 
-func (s *Server) appendRevision(rec *unitRec, data []byte, source string) *confighub.Revision {
+// appendRevision makes data the unit's new head revision and records its
+// Mutation, which the caller completes with what caused the change.
+func (s *Server) appendRevision(rec *unitRec, data []byte, source string) *confighub.Mutation {
 	now := s.now()
 	rev := &confighub.Revision{
 		RevisionID: uuid.New(), RevisionNum: rec.u.HeadRevisionNum + 1, UnitID: rec.u.UnitID, SpaceID: rec.u.SpaceID,
 		OrganizationID: s.orgID, Data: append([]byte(nil), data...), Description: rec.u.LastChangeDescription,
-		Source: source, Tags: map[string]string{}, UserID: s.me.UserID, CreatedAt: now, Version: 1, EntityType: "Revision",
+		Source: source, Tags: map[string]string{}, MutationSources: []json.RawMessage{}, UserID: s.me.UserID,
+		CreatedAt: now, Version: 1, EntityType: "Revision",
 	}
 	rec.revs = append(rec.revs, rev)
 	rec.u.Data = rev.Data
 	rec.u.HeadRevisionNum = rev.RevisionNum
 	rec.u.ContentHash = int64(crc32.ChecksumIEEE(rev.Data))
-	return rev
+	return s.recordMutation(rec, rev)
 }
 
 func (s *Server) createUnit(r *http.Request) (int, any, error) {
 	sp, err := s.spaceOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	exists, err := allowExists(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -312,7 +320,10 @@ func (s *Server) createUnit(r *http.Request) (int, any, error) {
 	if err := checkSlug("unit", in.Slug); err != nil {
 		return 0, nil, err
 	}
-	if s.unitBySlug(sp.SpaceID, in.Slug) != nil {
+	if cur := s.unitBySlug(sp.SpaceID, in.Slug); cur != nil {
+		if exists {
+			return http.StatusOK, cur.u, nil
+		}
 		return 0, nil, errf(http.StatusConflict, "unit %q already exists in space %s", in.Slug, sp.Slug)
 	}
 	if in.ToolchainType == "" {
@@ -325,9 +336,11 @@ func (s *Server) createUnit(r *http.Request) (int, any, error) {
 	u := confighub.Unit{
 		UnitID: uuid.New(), SpaceID: sp.SpaceID, OrganizationID: s.orgID, Slug: in.Slug, DisplayName: in.DisplayName,
 		ToolchainType: in.ToolchainType, Labels: in.Labels, Annotations: in.Annotations, TargetID: in.TargetID,
-		LastChangeDescription: in.LastChangeDescription, Version: 1, CreatedAt: now, UpdatedAt: now, EntityType: "Unit",
+		LastChangeDescription: in.LastChangeDescription, MutationSources: []json.RawMessage{}, Version: 1,
+		CreatedAt: now, UpdatedAt: now, EntityType: "Unit",
 	}
 	data, source := in.Data, "Create"
+	var up *unitRec
 	q := r.URL.Query()
 	upUnit, upSpace := q.Get("upstream_unit_id"), q.Get("upstream_space_id")
 	if upUnit != "" || upSpace != "" {
@@ -336,7 +349,7 @@ func (s *Server) createUnit(r *http.Request) (int, any, error) {
 		if err1 != nil || err2 != nil {
 			return 0, nil, errf(http.StatusBadRequest, "upstream_unit_id and upstream_space_id must both be UUIDs")
 		}
-		up := s.units[uid]
+		up = s.units[uid]
 		if up == nil || up.u.SpaceID != sid {
 			return 0, nil, errf(http.StatusNotFound, "upstream unit %s not found in space %s", uid, sid)
 		}
@@ -351,18 +364,26 @@ func (s *Server) createUnit(r *http.Request) (int, any, error) {
 		}
 	}
 	rec := &unitRec{u: u, status: confighub.UnitStatus{Action: "N/A", ActionResult: confighub.ResultNone, Status: confighub.StatusNone}}
-	s.appendRevision(rec, data, source)
+	m := s.appendRevision(rec, data, source)
+	if up != nil {
+		// The newest API models the upstream relationship as a Link of UpdateType UpgradeUnit.
+		l := s.addLink(rec, up, "", confighub.LinkUpdateUpgradeUnit)
+		l.UpstreamLastMergedRevisionNum, l.DownstreamLastMergedRevisionNum = up.u.HeadRevisionNum, rec.u.HeadRevisionNum
+		m.MergeSourceID, m.LinkID, m.MergeEndRevisionNum = up.u.UnitID, l.LinkID, up.u.HeadRevisionNum
+	}
 	s.units[u.UnitID] = rec
 	s.unitOrder = append(s.unitOrder, u.UnitID)
 	return http.StatusOK, rec.u, nil
 }
 
-// resolveRevision resolves a revision reference: a pointer name, a number
-// (negative counts back from head), Tag:<uuid>, Revision:<uuid>, each
-// optionally prefixed with Before:.
+// resolveRevision resolves a revision reference in exactly the forms the SDK
+// documents: HeadRevisionNum, LiveRevisionNum, LastAppliedRevisionNum,
+// PreviousLiveRevisionNum, a positive number, Tag:<uuid>, ChangeSet:<uuid> or
+// Revision:<uuid>, each optionally prefixed with Before:. Anything else is a
+// 400 (cub resolves negative numbers itself before sending).
 func (s *Server) resolveRevision(rec *unitRec, spec string) (*confighub.Revision, error) {
 	orig := spec
-	spec, before := strings.CutPrefix(strings.TrimSpace(spec), "Before:")
+	spec, before := strings.CutPrefix(spec, "Before:")
 	var num int64
 	switch {
 	case spec == confighub.HeadRevisionNum:
@@ -400,14 +421,17 @@ func (s *Server) resolveRevision(rec *unitRec, spec string) (*confighub.Revision
 			return nil, errf(http.StatusBadRequest, "revision %s is not a revision of unit %s", id, rec.u.Slug)
 		}
 	case strings.HasPrefix(spec, "ChangeSet:"):
-		return nil, errf(http.StatusBadRequest, "ChangeSet references are not supported by the stand-in")
-	default:
-		n, err := strconv.ParseInt(spec, 10, 64)
-		if err != nil {
+		if _, err := uuid.Parse(strings.TrimPrefix(spec, "ChangeSet:")); err != nil {
 			return nil, errf(http.StatusBadRequest, "bad revision reference %q", orig)
 		}
-		if n < 0 {
-			n = rec.u.HeadRevisionNum + n
+		// The stand-in has no change sets, so no revision belongs to one.
+		return nil, errf(http.StatusBadRequest, "unit %s has no revision in change set %s", rec.u.Slug, strings.TrimPrefix(spec, "ChangeSet:"))
+	default:
+		n, err := strconv.ParseInt(spec, 10, 64)
+		if err != nil || n <= 0 || strings.TrimLeft(spec, "0123456789") != "" {
+			return nil, errf(http.StatusBadRequest, "bad revision reference %q: use HeadRevisionNum, LiveRevisionNum, "+
+				"LastAppliedRevisionNum, PreviousLiveRevisionNum, a revision number, Tag:<uuid>, ChangeSet:<uuid> or "+
+				"Revision:<uuid>, optionally prefixed with Before:", orig)
 		}
 		num = n
 	}
@@ -439,7 +463,7 @@ func (s *Server) updateUnit(rec *unitRec, next confighub.Unit, q url.Values) err
 		return err
 	}
 	data, source, force := next.Data, "Update", false
-	var upHead int64
+	var upHead, restored int64
 	switch {
 	case restore != "" || revID != "":
 		var rev *confighub.Revision
@@ -452,7 +476,7 @@ func (s *Server) updateUnit(rec *unitRec, next confighub.Unit, q url.Values) err
 		if err != nil {
 			return err
 		}
-		data, source, force = rev.Data, "Restore", true
+		data, source, force, restored = rev.Data, "Restore", true, rev.RevisionNum
 	case upgrade:
 		up := s.units[rec.u.UpstreamUnitID]
 		if up == nil {
@@ -470,10 +494,23 @@ func (s *Server) updateUnit(rec *unitRec, next confighub.Unit, q url.Values) err
 	rec.u.TargetID = next.TargetID
 	rec.u.LastChangeDescription = next.LastChangeDescription
 	if force || !bytes.Equal(data, rec.u.Data) {
-		s.appendRevision(rec, data, source)
+		m := s.appendRevision(rec, data, source)
+		m.RestoredRevisionNum = restored
+		if upgrade {
+			m.MergeSourceID, m.UpgradedFromUpstreamRevisionNum = rec.u.UpstreamUnitID, rec.u.UpstreamRevisionNum
+			m.MergeBaseRevisionNum, m.MergeEndRevisionNum = rec.u.UpstreamRevisionNum, upHead
+			if l := upgradeLink(rec); l != nil {
+				m.LinkID = l.LinkID
+			}
+		}
 	}
 	if upgrade {
 		rec.u.UpstreamRevisionNum = upHead
+		if l := upgradeLink(rec); l != nil {
+			l.UpstreamLastMergedRevisionNum, l.DownstreamLastMergedRevisionNum = upHead, rec.u.HeadRevisionNum
+			l.Version++
+			l.UpdatedAt = s.now()
+		}
 	}
 	rec.u.Version++
 	rec.u.UpdatedAt = s.now()
@@ -560,6 +597,7 @@ func (s *Server) deleteUnit(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// Its links go with it (a Link lives with its From unit).
 	delete(s.units, rec.u.UnitID)
 	for i, id := range s.unitOrder {
 		if id == rec.u.UnitID {
@@ -642,46 +680,50 @@ func (s *Server) listRevisions(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	inc, err := parseInclude(r.URL.Query(), "Revision")
+	if err != nil {
+		return 0, nil, err
+	}
 	out := []confighub.ExtendedRevision{}
-	sp := *s.spaces[rec.u.SpaceID]
 	for _, rev := range rec.revs {
 		if f.match(plainView("Revision", rev)) {
-			c := *rev
-			out = append(out, confighub.ExtendedRevision{Revision: &c, Space: &sp})
+			out = append(out, s.extRevision(rec, rev, inc))
 		}
 	}
 	return http.StatusOK, out, nil
 }
 
-func (s *Server) revisionOf(r *http.Request) (*confighub.Revision, error) {
+func (s *Server) revisionOf(r *http.Request) (*unitRec, *confighub.Revision, error) {
 	rec, err := s.unitOf(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id, err := pathID(r, "r", "revision")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, rev := range rec.revs {
 		if rev.RevisionID == id {
-			return rev, nil
+			return rec, rev, nil
 		}
 	}
-	return nil, errf(http.StatusNotFound, "revision %s not found for unit %s", id, rec.u.UnitID)
+	return nil, nil, errf(http.StatusNotFound, "revision %s not found for unit %s", id, rec.u.UnitID)
 }
 
 func (s *Server) getRevision(r *http.Request) (int, any, error) {
-	rev, err := s.revisionOf(r)
+	rec, rev, err := s.revisionOf(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	c := *rev
-	sp := *s.spaces[rev.SpaceID]
-	return http.StatusOK, confighub.ExtendedRevision{Revision: &c, Space: &sp}, nil
+	inc, err := parseInclude(r.URL.Query(), "Revision")
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, s.extRevision(rec, rev, inc), nil
 }
 
 func (s *Server) getRevisionData(r *http.Request) (int, any, error) {
-	rev, err := s.revisionOf(r)
+	_, rev, err := s.revisionOf(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -744,12 +786,15 @@ func (s *Server) listTags(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	inc, err := parseInclude(r.URL.Query(), "Tag")
+	if err != nil {
+		return 0, nil, err
+	}
 	out := []confighub.ExtendedTag{}
 	for _, id := range s.tagOrder {
 		t := s.tags[id]
 		if t.SpaceID == sp.SpaceID && f.match(plainView("Tag", t)) {
-			c, cs := *t, *sp
-			out = append(out, confighub.ExtendedTag{Tag: &c, Space: &cs})
+			out = append(out, s.extTag(t, inc))
 		}
 	}
 	return http.StatusOK, out, nil
@@ -757,6 +802,10 @@ func (s *Server) listTags(r *http.Request) (int, any, error) {
 
 func (s *Server) createTag(r *http.Request) (int, any, error) {
 	sp, err := s.spaceOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	exists, err := allowExists(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -769,6 +818,9 @@ func (s *Server) createTag(r *http.Request) (int, any, error) {
 	}
 	for _, t := range s.tags {
 		if t.SpaceID == sp.SpaceID && t.Slug == in.Slug {
+			if exists {
+				return http.StatusOK, *t, nil
+			}
 			return 0, nil, errf(http.StatusConflict, "tag %q already exists in space %s", in.Slug, sp.Slug)
 		}
 	}
@@ -788,8 +840,12 @@ func (s *Server) bulkTag(r *http.Request) (int, any, error) {
 	if s.tags[in.TagID] == nil {
 		return 0, nil, errf(http.StatusNotFound, "tag %s not found", in.TagID)
 	}
-	if in.Revision == "" {
-		return 0, nil, errf(http.StatusBadRequest, "Revision is required (e.g. HeadRevisionNum)")
+	// UnitTagRequest.Revision takes only these; numbers and Tag:/Revision: forms are restore-only.
+	switch in.Revision {
+	case confighub.HeadRevisionNum, confighub.LiveRevisionNum, confighub.LastAppliedRevisionNum, confighub.PreviousLiveRevisionNum, tagRemove:
+	default:
+		return 0, nil, errf(http.StatusBadRequest, "Revision %q is invalid: use HeadRevisionNum, LiveRevisionNum, "+
+			"LastAppliedRevisionNum, PreviousLiveRevisionNum or Remove", in.Revision)
 	}
 	recs, err := s.bulkUnits(r)
 	if err != nil {
@@ -798,6 +854,13 @@ func (s *Server) bulkTag(r *http.Request) (int, any, error) {
 	out := []confighub.UnitTagResponse{}
 	failed := false
 	for _, rec := range recs {
+		if in.Revision == tagRemove {
+			for _, rev := range rec.revs {
+				delete(rev.Tags, in.TagID.String())
+			}
+			out = append(out, confighub.UnitTagResponse{Message: fmt.Sprintf("removed tag from unit %s", rec.u.Slug)})
+			continue
+		}
 		rev, err := s.resolveRevision(rec, in.Revision)
 		if err != nil {
 			failed = true

@@ -1,7 +1,9 @@
 // Package confighubtest is an in-process stand-in for the ConfigHub REST API
 // subset in shared/confighub-api.md: spaces, units with revisions, upstream
-// clones and upgrade, restore, tags, targets, bridge workers, queued
-// operations with unit events, and the `where` filter.
+// clones and upgrade, restore, tags, targets, bridge workers, links,
+// mutations, queued operations with unit events, the `where` filter and
+// `include`. Its wire format follows the SDK's generated models;
+// conformance_test.go checks it (docs/confighub.md names the commit).
 //
 // As in ConfigHub, the server applies nothing itself. Targets belong to
 // bridge workers: a Worker (StartWorker) registers itself in a space with a
@@ -39,11 +41,31 @@
 //     copied as is;
 //   - a PUT/PATCH whose Data is identical to the head does not append a
 //     revision; restore always does;
-//   - a duplicate slug on create is 409 (not confirmed for the real server);
+//   - a duplicate slug on create is 409 unless allow_exists=true, which answers
+//     200 with the existing entity (the spec documents allow_exists but not the
+//     status of a duplicate);
 //   - apply with apply gates is 422 (not confirmed);
-//   - raw endpoints (live-state, revision data) answer application/octet-stream;
+//   - raw endpoints (live_state, data, revision data) answer application/octet-stream;
 //   - the request log (Requests) and faults without a PathPattern leave the
-//     worker protocol routes alone.
+//     worker protocol routes alone;
+//   - include: UnitEventID fills both LatestUnitEvent and UnitStatus (cub calls
+//     UnitStatus synthetic; which key fills it is not documented); include keys
+//     naming entities the stand-in lacks (ChangeSetID, BridgeWorkerID, Trigger*,
+//     Attribute*, OrganizationID, ApprovedBy, FromLinkID) are accepted and fill
+//     nothing; ExtendedSpace counts of those entities are 0 and
+//     TriggerCountByEventType is empty;
+//   - where: the attribute lists are the spec's; attributes the stand-in keeps
+//     no value for (DataHash, DriftReconciliationMode, Values, …) are null;
+//     FromLink.*-style list filters and `filter`/`contains` are not supported;
+//   - a clone's upstream is also a Link of UpdateType UpgradeUnit (deleting it
+//     removes the upstream); links of other types are stored but never resolved,
+//     a generated link slug is <from>-to-<to> (the real format is unknown), and
+//     deleting a unit deletes its own links but leaves links to it;
+//   - each revision has one Mutation (MergeSourceID for clone and upgrade,
+//     RestoredRevisionNum for restore); MutationSources is always empty;
+//   - ChangeSet:<uuid> references are accepted in form but never resolve (no
+//     change sets); org-wide /revision and /unit_event return each unit's
+//     latest match.
 package confighubtest
 
 import (
@@ -151,7 +173,9 @@ type unitRec struct {
 	revs   []*confighub.Revision
 	events []*confighub.UnitEvent
 	status confighub.UnitStatus
-	lastOp uuid.UUID // the newest operation issued; its results set status
+	lastOp uuid.UUID             // the newest operation issued; its results set status
+	links  []*confighub.Link     // links from this unit (it is their FromUnit)
+	muts   []*confighub.Mutation // one per revision, in order
 }
 
 // New builds a stand-in without a listener, for use as an http.Handler.
@@ -541,7 +565,6 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/space/{s}/unit/{u}/apply", s.handle(s.unitAction(confighub.ActionApply)))
 	m.HandleFunc("POST /api/space/{s}/unit/{u}/refresh", s.handle(s.unitAction(confighub.ActionRefresh)))
 	m.HandleFunc("POST /api/space/{s}/unit/{u}/destroy", s.handle(s.unitAction(confighub.ActionDestroy)))
-	m.HandleFunc("GET /api/space/{s}/unit/{u}/live-state", s.handle(s.liveState))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision", s.handle(s.listRevisions))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision/{r}", s.handle(s.getRevision))
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/revision/{r}/data", s.handle(s.getRevisionData))
@@ -549,7 +572,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/space/{s}/unit/{u}/unit_event/{e}", s.handle(s.getEvent))
 
 	m.HandleFunc("GET /api/unit", s.handle(s.listAllUnits))
-	m.HandleFunc("GET /api/unit_event", s.handle(s.listAllEvents))
 	m.HandleFunc("PATCH /api/unit", s.handle(s.bulkPatchUnits))
 	m.HandleFunc("POST /api/unit/apply", s.handle(s.bulkAction(confighub.ActionApply)))
 	m.HandleFunc("POST /api/unit/refresh", s.handle(s.bulkAction(confighub.ActionRefresh)))
@@ -570,6 +592,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/bridge_worker/{w}/me", s.handle(s.workerMe))
 	m.HandleFunc("POST /api/bridge_worker/{w}/stream", s.workerStream)
 	m.HandleFunc("POST /api/bridge_worker/{w}/action_result", s.handle(s.workerResult))
+	s.wireRoutes(m)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))

@@ -3,74 +3,91 @@ package confighubtest
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
-
-	"github.com/finos/traderx-plugins/pkg/confighub"
 )
 
 // This file implements the `where` subset of shared/confighub-api.md §5:
 // relations joined by AND; = != <> < > <= >=, IN / NOT IN, LIKE / ILIKE /
 // NOT LIKE / ~~ / !~~, regex ~ ~* !~ !~*, ? (map key or array element),
 // LEN(X) op n, IS [NOT] NULL, attribute-vs-attribute comparisons, map keys
-// with a dot (Labels.k) and cross-entity prefixes (Unit., Space.,
-// UpstreamUnit., UpstreamSpace., Target.). Keywords are upper case only.
-// Literals cannot contain a backslash (as on the real server).
+// with a dot (Labels.k) and, for units, the documented cross-entity prefixes
+// Unit., Space. and UpstreamUnit. Keywords are upper case only. Literals
+// cannot contain a backslash (as on the real server).
+//
+// The attributes each entity accepts are the spec's "Supported attributes
+// for filtering on <Entity>" lists (shared/confighub-openapi-facts.md §5),
+// not the fields of our Go structs: an attribute the stand-in has no value
+// for is accepted and is null.
 
-// schema lists an entity kind's attributes.
+// schema lists an entity kind's filterable attributes.
 type schema struct {
 	name   string
+	attrs  []string // in the order the spec lists them, for error messages
 	fields map[string]bool
 	maps   map[string]bool
 	rel    map[string]*schema
 }
 
-func fieldsOf(v any) (fields, maps map[string]bool) {
-	fields, maps = map[string]bool{}, map[string]bool{}
-	t := reflect.TypeOf(v)
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = true
-		if f.Type.Kind() == reflect.Map {
-			maps[name] = true
+// newSchema builds a schema from the spec's comma-separated attribute list;
+// maps names the map-valued attributes (filtered as Attr.key).
+func newSchema(name, attrs, maps string) *schema {
+	s := &schema{name: name, fields: map[string]bool{}, maps: map[string]bool{}, rel: map[string]*schema{}}
+	for _, a := range strings.Split(attrs, ",") {
+		a = strings.TrimSpace(a)
+		s.attrs = append(s.attrs, a)
+		s.fields[a] = true
+	}
+	for _, m := range strings.Split(maps, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			if !s.fields[m] {
+				panic("confighubtest: map attribute " + m + " is not an attribute of " + name)
+			}
+			s.maps[m] = true
 		}
 	}
-	return fields, maps
-}
-
-func newSchema(name string, v any) *schema {
-	f, m := fieldsOf(v)
-	return &schema{name: name, fields: f, maps: m, rel: map[string]*schema{}}
+	return s
 }
 
 var (
-	spaceSchema    = newSchema("Space", confighub.Space{})
-	targetSchema   = newSchema("Target", confighub.Target{})
-	unitSchema     = newSchema("Unit", confighub.Unit{})
-	revisionSchema = newSchema("Revision", confighub.Revision{})
-	eventSchema    = newSchema("UnitEvent", confighub.UnitEvent{})
-	tagSchema      = newSchema("Tag", confighub.Tag{})
+	spaceSchema = newSchema("Space", "Annotations, AttributeFilterID, AttributeHash, AttributeIDs, CreatedAt, "+
+		"DeleteGates, DisplayName, Labels, OrganizationID, Permissions, Slug, SpaceID, TriggerFilterID, TriggerHash, "+
+		"TriggerIDs, UpdatedAt", "Annotations, DeleteGates, Labels, Permissions")
+	unitSchema = newSchema("Unit", "Annotations, ApplyGates, ApplyWarnings, ApprovedBy, BridgeWorkerID, ChangeSetID, "+
+		"CreatedAt, DataHash, DeleteGates, DestroyGates, DisplayName, DriftReconciliationMode, FromLinkID, "+
+		"HeadRevisionNum, HeadUnitActionNum, HeadUnitEventNum, Labels, LastActionAt, LastAppliedRevisionNum, "+
+		"LastChangeDescription, LiveRevisionNum, OrganizationID, PreviousLiveRevisionNum, ProviderType, Slug, SpaceID, "+
+		"TargetID, TargetOptions, ToolchainType, UnitID, UpdatedAt, UpstreamOrganizationID, UpstreamRevisionNum, "+
+		"UpstreamSpaceID, UpstreamUnitID, Values",
+		"Annotations, ApplyGates, ApplyWarnings, DeleteGates, DestroyGates, Labels, TargetOptions, Values")
+	revisionSchema = newSchema("Revision", "ApplyGates, ApplyWarnings, ApprovedBy, ChangeSetID, CreatedAt, DataHash, "+
+		"Description, LiveAt, OrganizationID, RevisionID, RevisionNum, Source, SpaceID, Tags, UnitID, UpdatedAt, "+
+		"UserAgent, UserID", "ApplyGates, ApplyWarnings, Tags")
+	eventSchema = newSchema("UnitEvent", "Action, BridgeWorkerID, CreatedAt, OrganizationID, QueuedOperationID, "+
+		"Result, RevisionNum, SpaceID, StartedAt, Status, TerminatedAt, UnitEventID, UnitEventNum, UnitID, UpdatedAt", "")
+	targetSchema = newSchema("Target", "Annotations, BridgeHandle, BridgeWorkerID, CreatedAt, DeleteGates, "+
+		"DisplayName, Facts, Labels, LiveStateType, Options, OrganizationID, Permissions, ProviderType, Slug, SpaceID, "+
+		"TargetID, ToolchainType, TriggerFilterID, TriggerHash, TriggerIDs, UpdatedAt",
+		"Annotations, DeleteGates, Facts, Labels, Options, Permissions")
+	tagSchema = newSchema("Tag", "Annotations, ChangeSetID, CreatedAt, DeleteGates, DisplayName, Labels, "+
+		"OrganizationID, Slug, SpaceID, TagID, UpdatedAt", "Annotations, DeleteGates, Labels")
+	linkSchema = newSchema("Link", "Annotations, AutoUpdate, CreatedAt, DeleteGates, DisplayName, "+
+		"DownstreamLastMergedRevisionNum, FromUnitID, Hash, Labels, LinkID, MergeDisableSubtraction, OrganizationID, "+
+		"Slug, SpaceID, ToSpaceID, ToUnitID, TransformInvocationID, UpdateType, UpdatedAt, "+
+		"UpstreamLastMergedRevisionNum, UpstreamLinkID, UpstreamOrganizationID, UpstreamSpaceID, UseLiveState",
+		"Annotations, DeleteGates, Labels")
+	mutationSchema = newSchema("Mutation", "CreatedAt, FunctionName, InvocationID, LinkID, MergeBaseRevisionNum, "+
+		"MergeEndRevisionNum, MergeSourceID, MutationID, MutationNum, OrganizationID, RestoredRevisionNum, RevisionID, "+
+		"RevisionNum, SpaceID, Subgroup, TriggerID, UnitID, UpdatedAt, UpgradedFromUpstreamRevisionNum", "")
 )
 
 func init() {
 	unitSchema.rel["Unit"] = unitSchema
 	unitSchema.rel["Space"] = spaceSchema
 	unitSchema.rel["UpstreamUnit"] = unitSchema
-	unitSchema.rel["UpstreamSpace"] = spaceSchema
-	unitSchema.rel["Target"] = targetSchema
-	revisionSchema.rel["Revision"] = revisionSchema
-	spaceSchema.rel["Space"] = spaceSchema
-	tagSchema.rel["Tag"] = tagSchema
-	targetSchema.rel["Target"] = targetSchema
-	eventSchema.rel["UnitEvent"] = eventSchema
 }
 
 // check validates an attribute path against the schema.
@@ -91,7 +108,8 @@ func (s *schema) check(attr string) error {
 		case cur.fields[head] && !more:
 			return nil
 		}
-		return fmt.Errorf("unknown attribute %q for %s", attr, s.name)
+		return fmt.Errorf("unsupported attribute %q for filtering on %s; supported attributes: %s",
+			attr, s.name, strings.Join(s.attrs, ", "))
 	}
 }
 

@@ -271,7 +271,7 @@ func TestWireFormat(t *testing.T) {
 	if last["Status"] != "Completed" || last["Result"] != "ApplyCompleted" {
 		t.Errorf("terminal event = %v", last)
 	}
-	ls := c.do("GET", unitPath+"/live-state", srv.Token, nil, "")
+	ls := c.do("GET", unitPath+"/live_state", srv.Token, nil, "")
 	if ls.status != 200 || string(ls.body) != data2 {
 		t.Errorf("live state = %d %q", ls.status, ls.body)
 	}
