@@ -284,16 +284,24 @@ func (k *KubeBackend) WaitReady(ctx context.Context, t TargetParams, data []byte
 
 	var mu sync.Mutex
 	latest := make([]confighub.ResourceStatus, len(objs))
-	watchErrs := make([]error, len(objs))
+	var watchErr error // the first watch failing for another reason than the wait ending
 	var wg sync.WaitGroup
 	for i, o := range objs {
-		latest[i] = confighub.ResourceStatus{Readiness: readinessUnknown, SyncStatus: "Synced", Message: "not found", UpdatedAt: time.Now()}
+		latest[i] = confighub.ResourceStatus{Readiness: readinessUnknown, SyncStatus: "Synced", Message: "not observed on the cluster", UpdatedAt: time.Now()}
 		wg.Go(func() {
-			watchErrs[i] = watchUntilCurrent(waitCtx, o.ri, o.obj.GetName(), func(st confighub.ResourceStatus) {
+			err := watchUntilCurrent(waitCtx, o.ri, o.obj.GetName(), func(st confighub.ResourceStatus) {
 				mu.Lock()
 				latest[i] = st
 				mu.Unlock()
 			})
+			if err != nil && waitCtx.Err() == nil {
+				mu.Lock()
+				if watchErr == nil {
+					watchErr = fmt.Errorf("watching %s %s: %w", o.obj.GetKind(), namespacedName(o.obj), err)
+				}
+				mu.Unlock()
+				cancel() // the wait cannot succeed any more
+			}
 		})
 	}
 	wg.Wait()
@@ -307,18 +315,13 @@ func (k *KubeBackend) WaitReady(ctx context.Context, t TargetParams, data []byte
 			notReady = append(notReady, fmt.Sprintf("%s %s: %s", key, latest[i].Readiness, latest[i].Message))
 		}
 	}
-	if len(notReady) == 0 {
+	switch {
+	case len(notReady) == 0:
 		return statuses, nil
-	}
-	if ctx.Err() != nil {
+	case watchErr != nil:
+		return statuses, watchErr
+	case ctx.Err() != nil:
 		return statuses, ctx.Err()
-	}
-	if waitCtx.Err() == nil {
-		for i, err := range watchErrs {
-			if err != nil {
-				return statuses, fmt.Errorf("watching %s %s: %w", objs[i].obj.GetKind(), namespacedName(objs[i].obj), err)
-			}
-		}
 	}
 	return statuses, fmt.Errorf("%w after %s: %s", ErrWaitTimeout, timeout, strings.Join(notReady, "; "))
 }

@@ -81,7 +81,9 @@ func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster
 
 // backendFor reaches the test cluster through its kubeconfig's current
 // context, as a worker beside a cluster does.
-func backendFor(c *cluster.Cluster) *KubeBackend { return NewKubeBackend(KubeconfigContexts(c.Kubeconfig)) }
+func backendFor(c *cluster.Cluster) *KubeBackend {
+	return NewKubeBackend(KubeconfigContexts(c.Kubeconfig))
+}
 
 func deployment(ns, name string, podLabels map[string]string) string {
 	labels := "app: " + name
@@ -114,7 +116,9 @@ func TestKubeBackendApplyThenWaitReady(t *testing.T) {
 	ctx := context.Background()
 	ns := c.NamespaceName(t)
 	cm := "probe-" + ns // no namespace: the worker puts it in "default"
-	t.Cleanup(func() { _ = c.Client.CoreV1().ConfigMaps("default").Delete(context.Background(), cm, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.Client.CoreV1().ConfigMaps("default").Delete(context.Background(), cm, metav1.DeleteOptions{})
+	})
 	data := []byte(deployment(ns, "web", nil) +
 		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + cm + "\ndata:\n  k: v\n" +
 		"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n")
