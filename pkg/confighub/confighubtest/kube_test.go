@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
@@ -141,7 +142,11 @@ func TestKubeBackendApplyThenWaitReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.ManagedFields) == 0 || d.ManagedFields[0].Manager != DefaultFieldManager || d.ManagedFields[0].Operation != metav1.ManagedFieldsOperationApply {
+	applied := false
+	for _, mf := range d.ManagedFields {
+		applied = applied || mf.Manager == DefaultFieldManager && mf.Operation == metav1.ManagedFieldsOperationApply
+	}
+	if !applied {
 		t.Errorf("managed fields %+v, want a server-side apply by %q", d.ManagedFields, DefaultFieldManager)
 	}
 	if _, err := b.Apply(ctx, tp, data, false); err != nil {
@@ -182,7 +187,7 @@ func TestKubeBackendWaitReadyCrashLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The pods really are crash-looping by the time the wait ends.
-	if _, err := cluster.WaitPods(ctx, c.Client, ns, "app=crashy", 30*time.Second, func(pods []corev1.Pod) bool {
+	if _, err := cluster.WaitPods(ctx, c.Client, ns, "app=crashy", 60*time.Second, func(pods []corev1.Pod) bool {
 		for _, p := range pods {
 			for _, s := range p.Status.ContainerStatuses {
 				if s.RestartCount > 0 {
@@ -193,6 +198,14 @@ func TestKubeBackendWaitReadyCrashLoop(t *testing.T) {
 		return false
 	}); err != nil {
 		t.Fatalf("pods never restarted: %v", err)
+	}
+	// kwok marks a pod ready before the crash loop starts: wait until the
+	// Deployment no longer counts it available.
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "crashy", metav1.GetOptions{})
+		return err == nil && d.Status.AvailableReplicas == 0 && d.Status.UnavailableReplicas > 0, nil
+	}); err != nil {
+		t.Fatalf("the Deployment never showed its pod unavailable: %v", err)
 	}
 
 	start := time.Now()
