@@ -271,3 +271,12 @@ func (r Report) fails(f FailOn) bool {
 	}
 	return false
 }
+
+// Examples names at most three items and counts the rest, so a message about
+// any number of units stays one line.
+func Examples(items []string) string {
+	if len(items) <= 3 {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], ", "), len(items)-3)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
@@ -104,7 +103,7 @@ func driftCheck(units []UnitSync, env traderx.Environment) check.Check {
 	switch {
 	case len(drifted) > 0:
 		c.Status = check.StatusWarn
-		c.Message = fmt.Sprintf("live objects of %d unit(s) changed outside ConfigHub: %s", len(drifted), examples(drifted))
+		c.Message = fmt.Sprintf("live objects of %d unit(s) changed outside ConfigHub: %s", len(drifted), check.Examples(drifted))
 		c.Hint = "re-apply head to undo the change: cub traderx apply " + env.Name
 	case len(unknown) > 0:
 		c.Status, c.Hint = check.StatusSkip, refresh
@@ -114,13 +113,4 @@ func driftCheck(units []UnitSync, env traderx.Environment) check.Check {
 		c.Message = fmt.Sprintf("no drift on %d units at the last refresh (oldest %s)", len(units), oldest.UTC().Format(time.RFC3339))
 	}
 	return c
-}
-
-// examples names at most three items and counts the rest, so one line stays
-// one line with any number of units.
-func examples(items []string) string {
-	if len(items) <= 3 {
-		return strings.Join(items, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], ", "), len(items)-3)
 }

@@ -241,9 +241,13 @@ func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Env
 		delete(bySlug, u.Name)
 		plan = append(plan, planned{eu: eu, name: u.Name, service: u.Service, tier: u.Tier, order: i})
 	}
+	if len(missing) > 0 && len(plan) == 0 {
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s has none of its units): run `cub traderx install --envs %s`",
+			env.Name, sp.Slug, env.Name)
+	}
 	if len(missing) > 0 {
-		return nil, inputf("environment %s is missing units %s in space %s: run `cub traderx install --envs %s`",
-			env.Name, strings.Join(missing, ", "), sp.Slug, env.Name)
+		return nil, inputf("environment %s is missing %d units in space %s (%s): run `cub traderx install --envs %s`",
+			env.Name, len(missing), sp.Slug, check.Examples(missing), env.Name)
 	}
 	for s := range bySlug {
 		out = append(out, s)

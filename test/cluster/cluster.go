@@ -35,6 +35,10 @@ const (
 	AdminUser = "admin"
 )
 
+// KubeContext is the context (and cluster) name of every kubeconfig the
+// local control plane writes.
+const KubeContext = "traderx-local"
+
 // Options configure a cluster.
 type Options struct {
 	// Dir holds PKI, kubeconfigs, etcd data and logs; a temporary directory when empty.

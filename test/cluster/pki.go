@@ -120,9 +120,9 @@ func randomToken() (string, error) {
 
 func writeKubeconfig(path, server, caFile, user, token string) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["traderx-local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
+	cfg.Clusters[KubeContext] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
 	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["traderx-local"] = &clientcmdapi.Context{Cluster: "traderx-local", AuthInfo: user}
-	cfg.CurrentContext = "traderx-local"
+	cfg.Contexts[KubeContext] = &clientcmdapi.Context{Cluster: KubeContext, AuthInfo: user}
+	cfg.CurrentContext = KubeContext
 	return clientcmd.WriteToFile(*cfg, path)
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -68,16 +69,14 @@ func run() error {
 	}
 	defer c.Stop()
 
-	// The ConfigHub stand-in, in this process: its worker applies every
-	// target's units to the sandbox cluster.
+	// The ConfigHub stand-in, in this process, with one bridge worker per
+	// environment space (as an operator runs `cub worker run`), each
+	// advertising the sandbox cluster's context as its target.
 	tok := make([]byte, 24)
 	if _, err := rand.Read(tok); err != nil {
 		return err
 	}
-	applier := confighubtest.NewKubeApplier(c.Config)
-	applier.Logger = log
-	hub := confighubtest.New(confighubtest.WithToken("sandbox-"+hex.EncodeToString(tok)),
-		confighubtest.WithApplier(applier), confighubtest.WithLogger(log))
+	hub := confighubtest.New(confighubtest.WithToken("sandbox-"+hex.EncodeToString(tok)), confighubtest.WithLogger(log))
 	defer hub.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -96,6 +95,16 @@ func run() error {
 		_ = hs.Shutdown(sctx)
 	}()
 	log.Info("ConfigHub stand-in listening", "url", hub.URL)
+	backend := confighubtest.NewKubeBackend(confighubtest.KubeconfigContexts(c.Kubeconfig))
+	backend.Logger = log
+	for _, e := range traderx.Environments() {
+		w, err := hub.StartWorker(ctx, e.Space(traderx.DefaultProject), "traderx-worker", []string{cluster.KubeContext}, backend,
+			confighubtest.WithWorkerLogger(log))
+		if err != nil {
+			return fmt.Errorf("worker of %s: %w", e.Name, err)
+		}
+		defer w.Stop()
+	}
 
 	pids := []string{strconv.Itoa(os.Getpid())}
 	for _, p := range c.PIDs() {

@@ -43,8 +43,10 @@ func main() {
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	tokenFile := flag.String("token-file", "", "bearer token file (created with a random token if absent)")
-	kubeconfig := flag.String("kubeconfig", "", "cluster the worker applies to (empty: no cluster, applies just succeed)")
+	kubeconfig := flag.String("kubeconfig", "", "cluster the workers apply to, through its current context (empty: no cluster, applies just succeed)")
 	addrFile := flag.String("addr-file", "", "file to write the server URL to")
+	workerSpaces := flag.String("worker-spaces", "traderx-dev,traderx-staging,traderx-prod",
+		"comma-separated spaces to run a bridge worker in (created when missing), as cub worker run does")
 	workerDelay := flag.Duration("worker-delay", 0, "pause in each worker operation")
 	verbose := flag.Bool("v", false, "debug logging")
 	flag.Parse()
@@ -62,15 +64,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := []confighubtest.Option{confighubtest.WithToken(token), confighubtest.WithLogger(log), confighubtest.WithWorkerDelay(*workerDelay)}
+	var backend confighubtest.Backend = confighubtest.NoopBackend{}
+	var contexts []string
 	if *kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		kc, err := clientcmd.LoadFromFile(*kubeconfig)
 		if err != nil {
 			return fmt.Errorf("kubeconfig %s: %w", *kubeconfig, err)
 		}
-		ka := confighubtest.NewKubeApplier(cfg)
-		ka.Logger = log
-		opts = append(opts, confighubtest.WithApplier(ka))
+		kb := confighubtest.NewKubeBackend(confighubtest.KubeconfigContexts(*kubeconfig))
+		kb.Logger = log
+		backend, contexts = kb, []string{kc.CurrentContext}
 	} else {
 		log.Warn("no --kubeconfig: applies succeed without touching any cluster")
 	}
@@ -79,7 +82,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := confighubtest.New(opts...)
+	srv := confighubtest.New(confighubtest.WithToken(token), confighubtest.WithLogger(log))
 	defer srv.Close()
 	srv.URL = "http://" + ln.Addr().String()
 	if *addrFile != "" {
@@ -93,6 +96,17 @@ func run() error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("ConfigHub stand-in listening", "url", srv.URL, "kubeconfig", *kubeconfig)
+	for _, sp := range strings.Split(*workerSpaces, ",") {
+		if sp = strings.TrimSpace(sp); sp == "" {
+			continue
+		}
+		w, err := srv.StartWorker(ctx, sp, "traderx-worker", contexts, backend,
+			confighubtest.WithWorkerLogger(log), confighubtest.WithOperationDelay(*workerDelay))
+		if err != nil {
+			return fmt.Errorf("worker of space %s: %w", sp, err)
+		}
+		defer w.Stop()
+	}
 
 	select {
 	case err := <-errc:

@@ -125,7 +125,7 @@ func TestFaultsDuringInstall(t *testing.T) {
 // that were applied (a half-applied tier).
 func TestHalfAppliedTierIsReported(t *testing.T) {
 	h := installed(t)
-	h.srv.FailApplies("trade-feed-service", "admission webhook denied the Service", -1)
+	h.workers["traderx-dev"].FailApplies("trade-feed-service", "admission webhook denied the Service", -1)
 	r := h.run("", "apply", "dev", "--retries", "2")
 	if r.code != 1 {
 		t.Fatalf("want exit 1: %s", r)
@@ -151,7 +151,7 @@ func TestHalfAppliedTierIsReported(t *testing.T) {
 		t.Errorf("release recorded for a failed apply")
 	}
 	// Fixed: the resume skips what is live.
-	h.srv.FailApplies("trade-feed-service", "", 0)
+	h.workers["traderx-dev"].FailApplies("trade-feed-service", "", 0)
 	r = h.run("", "apply", "dev")
 	if r.code != 0 || !strings.Contains(r.stderr, "tier 1: skip database-deployment: live at head revision 2") ||
 		!strings.Contains(r.stderr, "tier 1: applying trade-feed-service\n") {
@@ -189,9 +189,14 @@ func TestGateFailureNamesUnitAndChecks(t *testing.T) {
 	h.gate = rollout.GateFunc(func(context.Context, traderx.Environment, []string) (*check.Report, error) {
 		return nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
 	})
+	// Checked before anything changes: exit 3, nothing applied.
+	applies := h.srv.CountRequests("POST", applyPathRE)
 	r = h.run("", "apply", "dev", "--retries", "1")
-	if r.code != 3 || !strings.Contains(r.stderr, "cannot read the cluster to verify health") {
+	if r.code != 3 || !strings.Contains(r.stderr, "cannot read the cluster the health gates judge (namespace traderx-dev); nothing was changed") {
 		t.Fatalf("unreadable cluster: %s", r)
+	}
+	if n := h.srv.CountRequests("POST", applyPathRE); n != applies {
+		t.Errorf("%d applies sent to an environment whose cluster cannot be read", n-applies)
 	}
 }
 
@@ -217,7 +222,7 @@ func TestBadInput(t *testing.T) {
 			"cannot reach ConfigHub at http://127.0.0.1:1"},
 		{"bad token", map[string]string{"CUB_TOKEN": "wrong-token"}, []string{"status", "dev"}, 3, "rejected the token"},
 		{"protected env without a terminal", nil, []string{"apply", "prod"}, 2, "prod is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes"},
-		{"not installed", nil, []string{"apply", "staging", "--yes"}, 2, "environment staging is not installed in ConfigHub (space traderx-staging not found)"},
+		{"not installed", nil, []string{"apply", "staging", "--yes"}, 2, "environment staging is not installed in ConfigHub (space traderx-staging has none of its units)"},
 		{"install staging without dev", nil, []string{"install", "--envs", "staging", "--project", "other"}, 2, "cloned from dev, which is not installed"},
 		{"bad project", nil, []string{"status", "dev", "--project", "Bad_Name"}, 2, `invalid project "Bad_Name"`},
 	}
@@ -266,13 +271,14 @@ func TestBadInput(t *testing.T) {
 // --dry-run changes nothing for install and apply.
 func TestDryRun(t *testing.T) {
 	h := newHarness(t, false)
+	before := h.mutations() // the workers' own registration
 	r := h.run("", "install", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 103 changes planned, nothing changed") ||
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 97 changes planned, nothing changed") ||
 		!strings.Contains(r.stdout, "create unit traderx-prod/ingress (clone of traderx-staging/ingress with prod overrides)") {
 		t.Fatalf("install --dry-run: %s", r)
 	}
-	if h.mutations() != 0 {
-		t.Fatalf("dry run sent %d mutations", h.mutations())
+	if n := h.mutations() - before; n != 0 {
+		t.Fatalf("dry run sent %d mutations", n)
 	}
 	h.run("", "install", "--envs", "dev")
 	m := h.mutations()

@@ -29,14 +29,16 @@ func TestMain(m *testing.M) { cluster.Exit(cluster.Main(m, &testCluster, cluster
 
 // harness is a ConfigHub stand-in over HTTP plus the Env a command run gets.
 type harness struct {
-	t      *testing.T
-	srv    *confighubtest.Server
-	client *confighub.Client
-	env    map[string]string
-	home   string
-	logDir string
-	gate   rollout.Gate // nil: the real health gate over --kubeconfig
-	ctx    context.Context
+	t   *testing.T
+	srv *confighubtest.Server
+	// workers serve the environment spaces, by space slug.
+	workers map[string]*confighubtest.Worker
+	client  *confighub.Client
+	env     map[string]string
+	home    string
+	logDir  string
+	gate    rollout.Gate // nil: the real health gate over --kubeconfig
+	ctx     context.Context
 }
 
 func fastRetry() confighub.RetryPolicy {
@@ -53,17 +55,32 @@ func fastWait() confighub.WaitPolicy {
 // and the gate is a fake that says HEALTHY.
 func newHarness(t *testing.T, kube bool) *harness {
 	t.Helper()
-	opts := []confighubtest.Option{confighubtest.WithUser(confighub.OrganizationMember{Username: "alice"})}
 	h := &harness{t: t, home: t.TempDir(), logDir: t.TempDir()}
+	var backend confighubtest.Backend = confighubtest.NoopBackend{}
 	if kube {
 		cluster.Require(t, testCluster)
-		opts = append(opts, confighubtest.WithApplier(confighubtest.NewKubeApplier(testCluster.Config)))
+		backend = confighubtest.NewKubeBackend(confighubtest.SingleCluster(testCluster.Config))
 	} else {
 		h.gate = healthyGate()
 	}
-	h.srv = confighubtest.NewServer(opts...)
+	h.srv = confighubtest.NewServer(confighubtest.WithUser(confighub.OrganizationMember{Username: "alice"}))
 	t.Cleanup(h.srv.Close)
-	var err error
+	// A connected worker in every environment space, as an operator sets
+	// up before the first install.
+	var spaces []string
+	for _, e := range traderx.Environments() {
+		spaces = append(spaces, e.Space(traderx.DefaultProject))
+	}
+	ws, err := h.srv.StartWorkers(context.Background(), backend, nil, spaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.workers = ws
+	t.Cleanup(func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	})
 	h.client, err = confighub.New(h.srv.Credentials(), confighub.WithRetryPolicy(fastRetry()), confighub.WithWaitPolicy(fastWait()))
 	if err != nil {
 		t.Fatal(err)

@@ -460,29 +460,3 @@ func namespacedName(u *unstructured.Unstructured) string {
 	}
 	return u.GetNamespace() + "/" + u.GetName()
 }
-
-// KubeApplier adapts a KubeBackend to the in-server worker's Applier until
-// that worker calls Backends: it applies (never a dry run) and returns the
-// live state without waiting for readiness, as the in-server worker always
-// did. The target's KubeContext picks the cluster.
-type KubeApplier struct {
-	*KubeBackend
-}
-
-// NewKubeApplier applies every target's units to the cluster of cfg.
-func NewKubeApplier(cfg *rest.Config) *KubeApplier {
-	return &KubeApplier{NewKubeBackend(SingleCluster(cfg))}
-}
-
-// Apply implements Applier.
-func (a *KubeApplier) Apply(ctx context.Context, target confighub.Target, unit confighub.Unit, data []byte) ([]byte, error) {
-	p, err := ParseTargetParams(target.Parameters)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", target.Slug, err)
-	}
-	live, err := a.KubeBackend.Apply(ctx, p, data, false)
-	if err != nil {
-		return nil, fmt.Errorf("unit %s: %w", unit.Slug, err)
-	}
-	return live, nil
-}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +23,7 @@ import (
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
-var _ Applier = (*KubeApplier)(nil)
-var _ Applier = NoopApplier{}
+var _ Backend = (*KubeBackend)(nil)
 
 func TestDecodeObjects(t *testing.T) {
 	objs, err := DecodeObjects([]byte("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n"))
@@ -382,17 +382,84 @@ func TestKubeBackendRefresh(t *testing.T) {
 	}
 }
 
-// The adapter keeps the in-server worker applying until it calls Backends.
-func TestKubeApplier(t *testing.T) {
+// End to end through the protocol: a worker with the Kubernetes backend
+// completes an apply only once the Deployment is ready, stays Progressing on
+// a crash loop, and a dry-run refresh reports an out-of-band change as drift
+// without moving head.
+func TestWorkerOnCluster(t *testing.T) {
 	c := cluster.Require(t, testCluster)
 	ns := c.Namespace(t)
-	data := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\n  namespace: " + ns + "\ndata:\n  k: v\n"
-	live, err := NewKubeApplier(c.Config).Apply(context.Background(), confighub.Target{Slug: "local", Parameters: `{"WaitTimeout":"1m"}`},
-		confighub.Unit{Slug: "probe"}, []byte(data))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := NewServer()
+	t.Cleanup(srv.Close)
+	w, err := srv.StartWorker(ctx, "cluster-"+ns, "worker", nil, NewKubeBackend(SingleCluster(c.Config)),
+		WithRetryBackoff(200*time.Millisecond, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(live), "namespace: "+ns) {
-		t.Errorf("live state:\n%s", live)
+	t.Cleanup(w.Stop)
+	hub, err := confighub.New(srv.Credentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := hub.GetSpaceBySlug(ctx, "cluster-"+ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := w.TargetID(ctx, w.Targets()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(slug, data string) (*confighub.Unit, *confighub.QueuedOperation) {
+		t.Helper()
+		u, err := hub.CreateUnit(ctx, sp.SpaceID, confighub.Unit{Slug: slug, ToolchainType: confighub.ToolchainKubernetesYAML,
+			TargetID: target, Data: []byte(data)}, uuid.Nil, uuid.Nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := hub.Apply(ctx, sp.SpaceID, u.UnitID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, op
+	}
+
+	good, op := apply("good", deployment(ns, "good", nil))
+	if _, err := hub.WaitForOperation(ctx, sp.SpaceID, good.UnitID, op); err != nil {
+		t.Fatalf("healthy Deployment: %v", err)
+	}
+
+	// A crash loop never completes: still Progressing after the wait.
+	bad, op := apply("bad", deployment(ns, "bad", map[string]string{cluster.SimulationLabel: cluster.SimCrashLoop}))
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = hub.WaitForOperation(wctx, sp.SpaceID, bad.UnitID, op)
+	wcancel()
+	if err == nil {
+		t.Fatal("the apply of a crash-looping Deployment completed")
+	}
+	if eu, err := hub.GetUnit(ctx, sp.SpaceID, bad.UnitID); err != nil || eu.Unit.LiveRevisionNum != 0 {
+		t.Fatalf("crash-looping unit went live: %+v %v", eu, err)
+	}
+
+	// Drift: change the live Deployment, then a dry-run refresh.
+	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "good", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Env = append(d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "OUT_OF_BAND", Value: "1"})
+	if _, err := c.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"}); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := hub.RefreshUnits(ctx, "SpaceID = '"+sp.SpaceID.String()+"' AND Slug = 'good'", true)
+	if err != nil || len(ops) != 1 {
+		t.Fatalf("refresh: %v %+v", err, ops)
+	}
+	ev, err := hub.WaitForOperation(ctx, sp.SpaceID, good.UnitID, ops[0].Action)
+	if err != nil || ev.Result != confighub.ResultRefreshAndDrifted {
+		t.Fatalf("refresh after a live change: %+v %v", ev, err)
+	}
+	if eu, err := hub.GetUnit(ctx, sp.SpaceID, good.UnitID); err != nil || eu.Unit.HeadRevisionNum != 1 {
+		t.Errorf("a dry-run refresh moved head: %+v %v", eu, err)
 	}
 }
