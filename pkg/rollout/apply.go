@@ -514,24 +514,44 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	}
 	op, err := r.Hub.Apply(ctx, sp.SpaceID, id)
 	if errors.Is(err, confighub.ErrApplyOutcomeUnknown) {
-		evs, lerr := r.Hub.ListUnitEvents(ctx, sp.SpaceID, id, "")
-		if lerr != nil {
-			return 0, err
-		}
-		for _, e := range evs {
-			if !known[e.QueuedOperationID] && e.Action == confighub.ActionApply {
-				r.log().Warn(fmt.Sprintf("tier %d: the answer to the apply of %s was lost, but it was queued (operation %s); waiting for it",
-					p.tier, p.name, e.QueuedOperationID))
-				op, err = &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action,
-					UnitID: id, SpaceID: sp.SpaceID, RevisionNum: e.RevisionNum}, nil
-				break
-			}
+		if found := r.queuedMeanwhile(ctx, sp, p, known); found != nil {
+			r.log().Warn(fmt.Sprintf("tier %d: the answer to the apply of %s was lost, but it was queued (operation %s); waiting for it",
+				p.tier, p.name, found.QueuedOperationID))
+			op, err = found, nil
 		}
 	}
 	if err != nil {
 		return 0, err
 	}
 	return r.waitApplied(ctx, sp, p, op, o)
+}
+
+// queuedMeanwhile finds the apply whose answer was lost. The server marks the
+// unit's LastAppliedRevisionNum when it queues an apply, but the first event
+// appears only when the worker reports, so the events are read a few times
+// while the unit says an apply of its head was issued.
+func (r *Rollout) queuedMeanwhile(ctx context.Context, sp *confighub.Space, p planned, known map[uuid.UUID]bool) *confighub.QueuedOperation {
+	id := p.eu.Unit.UnitID
+	for range 5 {
+		evs, err := r.Hub.ListUnitEvents(ctx, sp.SpaceID, id, "")
+		if err != nil {
+			return nil
+		}
+		for _, e := range evs {
+			if !known[e.QueuedOperationID] && e.Action == confighub.ActionApply {
+				return &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action,
+					UnitID: id, SpaceID: sp.SpaceID, RevisionNum: e.RevisionNum}
+			}
+		}
+		eu, err := r.Hub.GetUnit(ctx, sp.SpaceID, id)
+		if err != nil || eu.Unit.LastAppliedRevisionNum != p.eu.Unit.HeadRevisionNum {
+			return nil // not issued: apply again
+		}
+		if r.clock().Sleep(ctx, 300*time.Millisecond) != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // waitApplied waits up to the timeout for an apply to complete. An apply
