@@ -17,6 +17,10 @@ type Drift struct {
 	// Known is false when no refresh judged the live revision.
 	Known   bool
 	Drifted bool
+	// Failed is a refresh that did not complete: the worker could not read
+	// or compare the live objects (one was deleted, say), so they cannot be
+	// trusted to match.
+	Failed bool
 	// RefreshedAt is when the refresh that judged it ended (zero: never).
 	RefreshedAt time.Time
 	// Why says what is known or why nothing is.
@@ -48,7 +52,7 @@ func DriftOf(u *ExtendedUnit, lastRefresh *UnitEvent) Drift {
 		if msg == "" {
 			msg = lastRefresh.Status + " " + lastRefresh.Result
 		}
-		return Drift{RefreshedAt: at, Why: "the last refresh did not complete: " + msg}
+		return Drift{RefreshedAt: at, Failed: true, Why: "the last refresh did not complete: " + msg}
 	}
 }
 

@@ -52,6 +52,10 @@ type ApplyOptions struct {
 	Reverse bool
 	// Resume is the command printed when a tier fails.
 	Resume string
+	// NoRefresh skips the drift check of the units live at head. By default
+	// a dry-run refresh finds the ones changed outside ConfigHub, and they
+	// are applied again (head repairs drift; a refresh would adopt it).
+	NoRefresh bool
 }
 
 func (o *ApplyOptions) defaults() {
@@ -96,6 +100,8 @@ type UnitResult struct {
 	Revision int64  `json:"revision"`
 	Attempts int    `json:"attempts,omitempty"`
 	Cause    string `json:"cause,omitempty"`
+	// Repair says why a unit live at head was applied again (drift).
+	Repair string `json:"repair,omitempty"`
 }
 
 // TierResult is one tier of a rollout.
@@ -137,6 +143,14 @@ type planned struct {
 	service string
 	tier    int
 	order   int
+	// repair is why a unit live at head is applied again; "" = skip it.
+	repair string
+}
+
+// live reports a unit live at its head revision, with nothing to repair.
+func (p planned) live() bool {
+	u := p.eu.Unit
+	return u.LiveRevisionNum == u.HeadRevisionNum && u.HeadRevisionNum > 0 && p.repair == ""
 }
 
 // Apply rolls an environment out through ConfigHub: tier by tier in
@@ -176,6 +190,9 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 		if _, err := r.user(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if !o.NoRefresh {
+		r.markDrift(ctx, sp, env, plan, o)
 	}
 	tiers := groupTiers(plan)
 	if o.Reverse {
@@ -257,6 +274,37 @@ func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Env
 		r.log().Warn(fmt.Sprintf("%s: units not in the TraderX model are left alone: %s", env.Name, strings.Join(out, ", ")))
 	}
 	return plan, nil
+}
+
+// markDrift has the worker compare the units live at head with the cluster
+// (a dry-run refresh) and marks the drifted ones, and those whose refresh
+// failed (an object deleted, say), to be applied again. Without an answer
+// it warns and applies as before: drift must not block a rollout.
+func (r *Rollout) markDrift(ctx context.Context, sp *confighub.Space, env traderx.Environment, plan []planned, o ApplyOptions) {
+	live := false
+	for _, p := range plan {
+		live = live || p.live()
+	}
+	if !live {
+		return
+	}
+	drift, err := r.Refresh(ctx, sp, o.Timeout)
+	if err != nil {
+		r.log().Warn(fmt.Sprintf("%s: drift not checked (units live at head are skipped as before): %v", env.Name, err))
+		return
+	}
+	for i := range plan {
+		p := &plan[i]
+		if !p.live() {
+			continue
+		}
+		switch d := drift[p.name]; {
+		case d.Drifted:
+			p.repair = "live objects changed outside ConfigHub"
+		case d.Failed:
+			p.repair = "the worker could not compare the live objects (" + d.Why + ")"
+		}
+	}
 }
 
 // preflight checks every unit that will be applied before anything is: a
@@ -344,8 +392,8 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	var todo []int
 	for i, p := range t.units {
 		u := p.eu.Unit
-		ur := UnitResult{Unit: p.name, Service: p.service, Tier: t.number, Revision: u.HeadRevisionNum}
-		if u.LiveRevisionNum == u.HeadRevisionNum && u.HeadRevisionNum > 0 {
+		ur := UnitResult{Unit: p.name, Service: p.service, Tier: t.number, Revision: u.HeadRevisionNum, Repair: p.repair}
+		if p.live() {
 			ur.Outcome = UnitSkipped
 		} else if o.DryRun {
 			ur.Outcome = UnitPlanned
@@ -360,7 +408,11 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		case UnitSkipped:
 			log.Info(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
 		case UnitPlanned:
-			log.Info(fmt.Sprintf("tier %d: would apply %s revision %d", t.number, u.Unit, u.Revision))
+			log.Info(fmt.Sprintf("tier %d: would apply %s revision %d%s", t.number, u.Unit, u.Revision, repairNote(u.Repair)))
+		case UnitUntouchd:
+			if u.Repair != "" {
+				log.Warn(fmt.Sprintf("tier %d: applying %s revision %d again: %s", t.number, u.Unit, u.Revision, u.Repair))
+			}
 		}
 	}
 	if o.DryRun {
@@ -459,6 +511,13 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		return tr, err
 	}
 	return tr, nil
+}
+
+func repairNote(why string) string {
+	if why == "" {
+		return ""
+	}
+	return " again: " + why
 }
 
 func unitNames(ps []planned) []string {

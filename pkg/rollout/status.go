@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
@@ -19,9 +20,13 @@ type UnitState struct {
 	Live        int64  `json:"liveRevision"`
 	LastApplied int64  `json:"lastAppliedRevision"`
 	// Unapplied is true when head is ahead of live.
-	Unapplied bool   `json:"unapplied"`
-	Drift     string `json:"drift,omitempty"`
-	Status    string `json:"status,omitempty"`
+	Unapplied bool `json:"unapplied"`
+	// Drift is "drifted", "none" or "unknown" — only a refresh knows it;
+	// DriftWhy says why, DriftCheckedAt when the last refresh judged it.
+	Drift          string     `json:"drift"`
+	DriftWhy       string     `json:"driftWhy,omitempty"`
+	DriftCheckedAt *time.Time `json:"driftCheckedAt,omitempty"`
+	Status         string     `json:"status,omitempty"`
 	// LastEvent is the latest unit event, e.g. "Apply Completed".
 	LastEvent string `json:"lastEvent,omitempty"`
 	Upstream  string `json:"upstream,omitempty"`
@@ -40,9 +45,25 @@ type EnvStatus struct {
 	Units       []UnitState `json:"units"`
 }
 
+// StatusOptions tune Status.
+type StatusOptions struct {
+	// Refresh has the worker compare every applied unit with the cluster
+	// first (a dry-run refresh: nothing in ConfigHub changes), so drift is
+	// current rather than as of the last refresh.
+	Refresh bool
+	Timeout time.Duration
+}
+
+// Drift values of UnitState.
+const (
+	DriftDrifted = "drifted"
+	DriftNone    = "none"
+	DriftUnknown = "unknown"
+)
+
 // Status reads the environment's units: head, live and last applied
-// revisions, drift, and how far each is behind its upstream. Read-only.
-func (r *Rollout) Status(ctx context.Context, env traderx.Environment) (*EnvStatus, error) {
+// revisions, drift, and how far each is behind its upstream.
+func (r *Rollout) Status(ctx context.Context, env traderx.Environment, o StatusOptions) (*EnvStatus, error) {
 	slug := env.Space(r.project())
 	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
 	if confighub.IsNotFound(err) {
@@ -51,9 +72,18 @@ func (r *Rollout) Status(ctx context.Context, env traderx.Environment) (*EnvStat
 	if err != nil {
 		return nil, err
 	}
+	if o.Refresh {
+		if _, err := r.Refresh(ctx, sp, o.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	list, err := r.Hub.ListUnits(ctx, sp.SpaceID, "", slices.Concat(confighub.DefaultUnitInclude, []string{"UpstreamSpaceID"})...)
 	if err != nil {
 		return nil, fmt.Errorf("list units of %s: %w", slug, err)
+	}
+	state, err := confighub.ReadSpace(ctx, r.Hub, slug)
+	if err != nil {
+		return nil, err
 	}
 	rendered, err := manifests.Render(env)
 	if err != nil {
@@ -78,7 +108,19 @@ func (r *Rollout) Status(ctx context.Context, env traderx.Environment) (*EnvStat
 			s.InModel, s.Tier, s.Service = true, m.Tier, m.Service
 		}
 		if eu.UnitStatus != nil {
-			s.Drift, s.Status = eu.UnitStatus.Drift, eu.UnitStatus.Status
+			s.Status = eu.UnitStatus.Status
+		}
+		d := state.Drift[u.Slug]
+		s.Drift, s.DriftWhy = DriftUnknown, d.Why
+		switch {
+		case d.Known && d.Drifted:
+			s.Drift = DriftDrifted
+		case d.Known:
+			s.Drift = DriftNone
+		}
+		if !d.RefreshedAt.IsZero() {
+			at := d.RefreshedAt.UTC()
+			s.DriftCheckedAt = &at
 		}
 		if ev := eu.LatestUnitEvent; ev != nil {
 			s.LastEvent = ev.Action + " " + ev.Status

@@ -96,13 +96,42 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 
 	// status shows every unit live, nothing behind.
 	r = h.run("", "status", "dev")
-	if r.code != 0 || !strings.Contains(r.stdout, "24 units: 0 with unapplied changes, 0 behind their upstream") {
+	if r.code != 0 || !strings.Contains(r.stdout, "24 units: 0 with unapplied changes, 0 drifted, 0 behind their upstream") {
 		t.Fatalf("status: %s", r)
 	}
+
+	// Drift: a change made outside ConfigHub (kubectl set env) is seen by a
+	// refresh, and apply repairs it by applying head again.
+	d, err := testCluster.Client.AppsV1().Deployments("traderx-dev").Get(h.ctx, "people-service", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Env = append(d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "DEBUG", Value: "1"})
+	if _, err := testCluster.Client.AppsV1().Deployments("traderx-dev").Update(h.ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"}); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run("", "status", "dev", "--refresh")
+	if r.code != 0 || !strings.Contains(r.stdout, "24 units: 0 with unapplied changes, 1 drifted, 0 behind their upstream") {
+		t.Fatalf("status --refresh after a kubectl set env: %s", r)
+	}
+	r = h.run("", "apply", "dev")
+	if r.code != 0 || !strings.Contains(r.stderr, "applying people-service-deployment revision 2 again: live objects changed outside ConfigHub") {
+		t.Fatalf("apply of a drifted environment: %s", r)
+	}
+	live, err := testCluster.Client.AppsV1().Deployments("traderx-dev").Get(h.ctx, "people-service", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range live.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "DEBUG" {
+			t.Errorf("apply left the out-of-band env var in place")
+		}
+	}
+
 	// Every run left a log file with audit records and no token.
 	logs := h.logFiles()
-	if len(logs) != 5 {
-		t.Errorf("log files = %d, want 5 (one per run)", len(logs))
+	if len(logs) != 7 {
+		t.Errorf("log files = %d, want 7 (one per run)", len(logs))
 	}
 	var audits int
 	for _, l := range logs {
@@ -112,9 +141,11 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 		}
 		audits += strings.Count(s, `"audit":true`)
 	}
-	// install: 4 spaces + 96 units + 3 targets + 72 patches; apply: 24 applies + 1 release.
-	if audits != 4+96+3+72+24+1 {
-		t.Errorf("audit records = %d, want %d", audits, 4+96+3+72+24+1)
+	// install: the base space + 96 units + 72 patches (the environment
+	// spaces and targets come from the workers); apply: 24 applies + 1
+	// release; the drift repair: 1 apply + 1 release.
+	if want := 1 + 96 + 72 + 24 + 1 + 1 + 1; audits != want {
+		t.Errorf("audit records = %d, want %d", audits, want)
 	}
 }
 
