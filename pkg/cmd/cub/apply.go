@@ -26,6 +26,7 @@ type applyOptions struct {
 	g          *globals
 	services   []string
 	yes        bool
+	noRefresh  bool
 	dryRun     bool
 	changeDesc string
 	applyFlags
@@ -60,6 +61,7 @@ terminal; without a terminal the command refuses to prompt.`,
 	f.StringSliceVar(&o.services, "services", nil, "Only these services' units, comma-separated (default: every unit)")
 	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print which units would be applied and change nothing")
+	f.BoolVar(&o.noRefresh, "no-refresh", false, "Do not check the units live at head for drift (by default a dry-run refresh finds them and they are applied again)")
 	o.applyFlags.addTo(f)
 	f.StringVar(&o.changeDesc, "change-desc", "", "Description of the change, recorded on the release")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
@@ -122,6 +124,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	r.User = user
 	opts := o.applyFlags.options(o.g)
 	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun, o.resume(env, s.project)
+	opts.NoRefresh = o.noRefresh
 	res, err := r.Apply(ctx, env, opts)
 	if err != nil {
 		var te *rollout.TierError
