@@ -41,7 +41,7 @@ func freshProd(b *testing.B) (*rollout.Rollout, *confighubtest.Server, traderx.E
 
 func installedProd(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Server, traderx.Environment) {
 	b.Helper()
-	var opts []confighubtest.Option
+	var backend confighubtest.Backend = confighubtest.NoopBackend{}
 	var gate rollout.Gate = rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
 		r := check.NewReport(check.KindHealth, env.Name, env.Namespace())
 		r.Add(check.Check{Suite: "deployment", Name: "rollout-complete", Target: "all", Status: check.StatusPass})
@@ -50,11 +50,20 @@ func installedProd(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Se
 	})
 	if kube {
 		c := cluster.Require(b, testCluster)
-		opts = append(opts, confighubtest.WithApplier(confighubtest.NewKubeApplier(c.Config)))
+		backend = confighubtest.NewKubeBackend(confighubtest.SingleCluster(c.Config))
 		gate = cub.HealthGate{Client: kubernetes.NewForConfigOrDie(pkgcluster.ReadOnly(c.Config))}
 	}
-	srv := confighubtest.NewServer(opts...)
+	srv := confighubtest.NewServer()
 	b.Cleanup(srv.Close)
+	ws, err := srv.StartWorkers(context.Background(), backend, nil, "traderx-dev", "traderx-staging", "traderx-prod")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	})
 	client, err := confighub.New(srv.Credentials(), confighub.WithWaitPolicy(confighub.WaitPolicy{Initial: 20 * time.Millisecond, Cap: 200 * time.Millisecond, Timeout: 2 * time.Minute}))
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
 	"github.com/finos/traderx-plugins/pkg/plugins"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
@@ -91,8 +90,7 @@ func (p *cubPlugin) run(t *testing.T, args ...string) result {
 
 func TestCubPluginInstallAndApplyDev(t *testing.T) {
 	cluster.Require(t, testCluster)
-	hub := confighubtest.NewServer(confighubtest.WithApplier(confighubtest.NewKubeApplier(testCluster.Config)))
-	defer hub.Close()
+	hub := newHub(t, "traderx")
 
 	p := installCubPlugin(t)
 	home := t.TempDir()

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
 	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -173,4 +175,28 @@ func TestViewerRoleThroughKubectl(t *testing.T) {
 			t.Errorf("%v without list pods: exit %d, stderr %q", cmd, r.code, r.stderr)
 		}
 	}
+}
+
+// newHub starts the ConfigHub stand-in with a connected bridge worker in every
+// environment space of project, applying to the test cluster — what an
+// operator sets up (cub space create, cub worker create/run) before install.
+func newHub(t *testing.T, project string) *confighubtest.Server {
+	t.Helper()
+	hub := confighubtest.NewServer()
+	t.Cleanup(hub.Close)
+	var spaces []string
+	for _, e := range traderx.Environments() {
+		spaces = append(spaces, e.Space(project))
+	}
+	backend := confighubtest.NewKubeBackend(confighubtest.SingleCluster(testCluster.Config))
+	ws, err := hub.StartWorkers(context.Background(), backend, nil, spaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	})
+	return hub
 }

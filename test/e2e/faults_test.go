@@ -101,8 +101,7 @@ func TestRunbookUnderFaults(t *testing.T) {
 	})
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
-	hub := confighubtest.NewServer(confighubtest.WithApplier(confighubtest.NewKubeApplier(testCluster.Config)))
-	defer hub.Close()
+	hub := newHub(t, "faults")
 	p := installCubPlugin(t)
 	home := t.TempDir()
 	p.env = []string{"CUB_PLUGIN=1", "CUB_CONTEXT=e2e", "CUB_CONFIG=" + filepath.Join(home, ".confighub"), "HOME=" + home,

@@ -10,7 +10,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
 	"github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -21,8 +20,7 @@ import (
 // outcome in the cluster or in ConfigHub, not only the exit code.
 func TestRunbook(t *testing.T) {
 	cluster.Require(t, testCluster)
-	hub := confighubtest.NewServer(confighubtest.WithApplier(confighubtest.NewKubeApplier(testCluster.Config)))
-	defer hub.Close()
+	hub := newHub(t, "traderx")
 	p := installCubPlugin(t)
 	home := t.TempDir()
 	cubEnv := []string{"CUB_SERVER=" + hub.URL, "CUB_TOKEN=" + hub.Token}
