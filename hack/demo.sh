@@ -25,7 +25,7 @@ logs="$PWD/.sandbox/logs"
 step "cub traderx version"
 cub traderx version
 
-step "cub traderx install   (spaces traderx-base, traderx-dev/staging/prod; units, upstream links, targets)"
+step "cub traderx install   (space traderx-base, units with upstream links, each environment bound to its worker's target)"
 cub traderx install --log-dir "$logs"
 
 step "cub traderx install   (again: idempotent, changes nothing)"
@@ -39,8 +39,8 @@ kubectl -n traderx-dev create secret generic traderx-database --from-literal=use
 step "cub traderx apply dev   (tier by tier through ConfigHub, health gate after each tier)"
 cub traderx apply dev --log-dir "$logs" --change-desc "demo: first rollout of dev"
 
-step "cub traderx status dev"
-cub traderx status dev --log-dir "$logs"
+step "cub traderx status dev --refresh   (the worker compares the live objects: drift)"
+cub traderx status dev --refresh --log-dir "$logs"
 
 step "kubectl traderx health dev   (read-only; expect HEALTHY, exit 0)"
 kubectl traderx health dev
