@@ -461,16 +461,9 @@ func (s *Server) listTargets(r *http.Request) (int, any, error) {
 // createTarget creates a target by hand (cub target create): it must name
 // the worker that will serve it, like the real API's required fields.
 func (s *Server) createTarget(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	exists, err := allowExists(r.URL.Query())
-	if err != nil {
-		return 0, nil, err
-	}
 	var in confighub.Target
-	if err := decode(r, &in); err != nil {
+	sp, exists, err := s.createIn(r, &in)
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := checkSlug("target", in.Slug); err != nil {

@@ -305,16 +305,9 @@ func (s *Server) appendRevision(rec *unitRec, data []byte, source string) *confi
 }
 
 func (s *Server) createUnit(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	exists, err := allowExists(r.URL.Query())
-	if err != nil {
-		return 0, nil, err
-	}
 	var in confighub.Unit
-	if err := decode(r, &in); err != nil {
+	sp, exists, err := s.createIn(r, &in)
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := checkSlug("unit", in.Slug); err != nil {
@@ -801,16 +794,9 @@ func (s *Server) listTags(r *http.Request) (int, any, error) {
 }
 
 func (s *Server) createTag(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	exists, err := allowExists(r.URL.Query())
-	if err != nil {
-		return 0, nil, err
-	}
 	var in confighub.Tag
-	if err := decode(r, &in); err != nil {
+	sp, exists, err := s.createIn(r, &in)
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := checkSlug("tag", in.Slug); err != nil {

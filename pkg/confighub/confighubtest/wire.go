@@ -52,6 +52,20 @@ func parseInclude(q url.Values, entity string) (includes, error) {
 	return inc, nil
 }
 
+// createIn reads what every create in a space starts with: the space, the
+// allow_exists parameter and the JSON body.
+func (s *Server) createIn(r *http.Request, in any) (*confighub.Space, bool, error) {
+	sp, err := s.spaceOf(r)
+	if err != nil {
+		return nil, false, err
+	}
+	exists, err := allowExists(r.URL.Query())
+	if err != nil {
+		return nil, false, err
+	}
+	return sp, exists, decode(r, in)
+}
+
 // allowExists reads the allow_exists parameter of creates ("true"/"false").
 func allowExists(q url.Values) (bool, error) {
 	switch v := q.Get("allow_exists"); v {
@@ -407,16 +421,9 @@ func (s *Server) getLink(r *http.Request) (int, any, error) {
 }
 
 func (s *Server) createLink(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	exists, err := allowExists(r.URL.Query())
-	if err != nil {
-		return 0, nil, err
-	}
 	var in confighub.Link
-	if err := decode(r, &in); err != nil {
+	sp, exists, err := s.createIn(r, &in)
+	if err != nil {
 		return 0, nil, err
 	}
 	if in.Slug != "" {
