@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
@@ -304,14 +305,19 @@ func TestKubeBackendRefresh(t *testing.T) {
 		{
 			name: "kubectl set env drifts and is adopted",
 			change: func(ctx context.Context, t *testing.T, ns, name, _ string) {
-				d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+				// The deployment controller writes too: retry on conflicts, as kubectl does.
+				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					ct := &d.Spec.Template.Spec.Containers[0]
+					ct.Env[0].Value = "9999"
+					ct.Env = append(ct.Env, corev1.EnvVar{Name: "LOG_LEVEL", Value: "debug"})
+					_, err = c.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"})
+					return err
+				})
 				if err != nil {
-					t.Fatal(err)
-				}
-				ct := &d.Spec.Template.Spec.Containers[0]
-				ct.Env[0].Value = "9999"
-				ct.Env = append(ct.Env, corev1.EnvVar{Name: "LOG_LEVEL", Value: "debug"})
-				if _, err := c.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"}); err != nil {
 					t.Fatal(err)
 				}
 			},
