@@ -100,13 +100,19 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 		t.Fatalf("status: %s", r)
 	}
 
-	// Drift: a change made outside ConfigHub (kubectl set env) is seen by a
-	// refresh, and apply repairs it by applying head again.
+	// Drift: a change made outside ConfigHub (kubectl set env of a variable
+	// the unit sets) is seen by a refresh, and apply repairs it by applying
+	// head again.
 	d, err := testCluster.Client.AppsV1().Deployments("traderx-dev").Get(h.ctx, "people-service", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Spec.Template.Spec.Containers[0].Env = append(d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "DEBUG", Value: "1"})
+	env := d.Spec.Template.Spec.Containers[0].Env
+	if len(env) == 0 {
+		t.Fatal("people-service has no env to change")
+	}
+	name, want := env[0].Name, env[0].Value
+	env[0].Value = "changed-out-of-band"
 	if _, err := testCluster.Client.AppsV1().Deployments("traderx-dev").Update(h.ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +129,8 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range live.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "DEBUG" {
-			t.Errorf("apply left the out-of-band env var in place")
+		if e.Name == name && e.Value != want {
+			t.Errorf("apply left %s=%q, want %q", name, e.Value, want)
 		}
 	}
 

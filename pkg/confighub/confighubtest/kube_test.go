@@ -389,8 +389,8 @@ func TestKubeBackendRefresh(t *testing.T) {
 }
 
 // End to end through the protocol: a worker with the Kubernetes backend
-// completes an apply only once the Deployment is ready, stays Progressing on
-// a crash loop, and a dry-run refresh reports an out-of-band change as drift
+// completes an apply only once the Deployment is ready, stays Progressing while
+// pods never become ready, and a dry-run refresh reports an out-of-band change as drift
 // without moving head.
 func TestWorkerOnCluster(t *testing.T) {
 	c := cluster.Require(t, testCluster)
@@ -436,16 +436,19 @@ func TestWorkerOnCluster(t *testing.T) {
 		t.Fatalf("healthy Deployment: %v", err)
 	}
 
-	// A crash loop never completes: still Progressing after the wait.
-	bad, op := apply("bad", deployment(ns, "bad", map[string]string{cluster.SimulationLabel: cluster.SimCrashLoop}))
+	// Pods that never become ready: the apply never completes (still
+	// Progressing after the wait). (kwok shows a crash-looping pod ready for a
+	// moment, which a readiness wait may catch; an image that cannot be pulled
+	// never is.)
+	bad, op := apply("bad", deployment(ns, "bad", map[string]string{cluster.SimulationLabel: cluster.SimImagePullError}))
 	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err = hub.WaitForOperation(wctx, sp.SpaceID, bad.UnitID, op)
 	wcancel()
 	if err == nil {
-		t.Fatal("the apply of a crash-looping Deployment completed")
+		t.Fatal("the apply of a Deployment whose pods never become ready completed")
 	}
 	if eu, err := hub.GetUnit(ctx, sp.SpaceID, bad.UnitID); err != nil || eu.Unit.LiveRevisionNum != 0 {
-		t.Fatalf("crash-looping unit went live: %+v %v", eu, err)
+		t.Fatalf("never-ready unit went live: %+v %v", eu, err)
 	}
 
 	// Drift: change the live Deployment, then a dry-run refresh.
@@ -453,8 +456,10 @@ func TestWorkerOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Spec.Template.Spec.Containers[0].Env = append(d.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "OUT_OF_BAND", Value: "1"})
-	if _, err := c.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-set"}); err != nil {
+	// kubectl scale: a field the unit sets, changed out of band.
+	three := int32(3)
+	d.Spec.Replicas = &three
+	if _, err := c.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: "kubectl-scale"}); err != nil {
 		t.Fatal(err)
 	}
 	ops, err := hub.RefreshUnits(ctx, "SpaceID = '"+sp.SpaceID.String()+"' AND Slug = 'good'", true)
