@@ -18,17 +18,18 @@ const (
 )
 
 // viewerRules are exactly what `kubectl traderx health` and `validate` read:
-// a GET of their namespace and one LIST per kind, plus the service proxy for
-// --probe. Nothing else, and no write verb.
+// a GET of their namespace and one LIST per kind (then a WATCH of it for
+// health --watch), plus the service proxy for --probe. Nothing else, and no
+// write verb.
 func viewerRules() []any {
 	return []any{
 		rule("", []string{"namespaces"}, "get"),
-		rule("", []string{"pods", "services"}, "list"),
+		rule("", []string{"pods", "services"}, "list", "watch"),
 		rule("", []string{"services/proxy"}, "get"),
-		rule("apps", []string{"deployments", "replicasets"}, "list"),
-		rule("discovery.k8s.io", []string{"endpointslices"}, "list"),
-		rule("networking.k8s.io", []string{"ingresses", "networkpolicies"}, "list"),
-		rule("policy", []string{"poddisruptionbudgets"}, "list"),
+		rule("apps", []string{"deployments", "replicasets"}, "list", "watch"),
+		rule("discovery.k8s.io", []string{"endpointslices"}, "list", "watch"),
+		rule("networking.k8s.io", []string{"ingresses", "networkpolicies"}, "list", "watch"),
+		rule("policy", []string{"poddisruptionbudgets"}, "list", "watch"),
 		// validate asks for the metadata of the model's Secrets only. RBAC
 		// cannot grant metadata without values, so the grant is limited to
 		// those names; the tool never requests the values.
