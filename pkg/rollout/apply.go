@@ -733,12 +733,7 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 // progress, pods still starting. The gate keeps waiting for them (up to the
 // timeout) rather than passing DEGRADED at once.
 func settling(rep *check.Report) bool {
-	for _, c := range rep.Checks {
-		if c.Status == check.StatusWarn && (c.Name == "rollout-complete" || c.Name == "pods-ready") {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rep.Checks, health.Settling)
 }
 
 func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) *TierError {

@@ -3,19 +3,14 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	corev1 "k8s.io/api/core/v1"
 
-	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
-	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -74,7 +69,7 @@ func (r *Rollout) selectColour(ctx context.Context, st *BlueGreenState, env trad
 			failure = fmt.Errorf("%s of %s: %s", colour, svc.Name, strings.Join(fatal, "; "))
 			return "", true
 		}
-		msg, ok := endpointsOnly(snap, svc, colour)
+		msg, ok := health.EndpointsOnly(snap, svc, colour)
 		if ok {
 			r.log().Info(fmt.Sprintf("%s: Service %s: %s", env.Name, svc.Name, msg))
 		}
@@ -193,105 +188,21 @@ func (r *Rollout) poll(ctx context.Context, env traderx.Environment, o BlueGreen
 // loops, pull errors, failed pods, any restart) and pending ones (not
 // rolled out, not ready, wrong image, wrong count).
 func colourProblems(snap *cluster.Snapshot, env traderx.Environment, svc traderx.Service, colour, image string, replicas int32) (fatal, pending []string) {
-	rep := health.Evaluate(snap, env, health.Options{Services: []string{svc.Name}, Colours: map[string]string{svc.Name: colour}})
-	for _, c := range rep.Checks {
-		if c.Suite != health.SuiteDeployment && c.Suite != health.SuitePods {
-			continue
-		}
-		switch {
-		case c.Status == check.StatusFail && slices.Contains([]string{"pods-crashloop", "pods-image-pull", "pods-failed"}, c.Name):
-			fatal = append(fatal, c.Name+": "+c.Message)
-		case c.Status == check.StatusFail || c.Status == check.StatusWarn && c.Name != "pods-oomkilled" && c.Name != "pods-restarts":
-			pending = append(pending, c.Name+": "+c.Message)
-		}
-	}
-	d := snap.Deployment(svc.DeploymentName(colour))
-	if d == nil {
+	w := health.JudgeDeployment(snap, env, svc, colour, health.Options{})
+	fatal, pending = append(w.Stuck(), w.Restarted()...), w.Pending()
+	if !w.Found {
 		return fatal, pending
 	}
-	ready := int32(0)
-	for _, p := range snap.PodsOf(d) {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, cs := range p.Status.ContainerStatuses {
-			if cs.RestartCount > 0 {
-				fatal = append(fatal, fmt.Sprintf("pod %s: container %s restarted %d time(s)", p.Name, cs.Name, cs.RestartCount))
-			}
-		}
-		if image != "" {
-			for _, ct := range p.Spec.Containers {
-				if ct.Name == svc.Name && ct.Image != image {
-					pending = append(pending, fmt.Sprintf("pod %s still runs %s", p.Name, ct.Image))
-				}
-			}
-		}
-		if podReady(p) {
-			ready++
+	for _, p := range w.Pods {
+		if image != "" && p.Image != "" && p.Image != image {
+			pending = append(pending, fmt.Sprintf("pod %s still runs %s", p.Name, p.Image))
 		}
 	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
+	if w.Want != replicas {
+		pending = append(pending, fmt.Sprintf("Deployment %s wants %d replicas, not %d (unit not applied yet?)", w.Deployment, w.Want, replicas))
 	}
-	if want != replicas {
-		pending = append(pending, fmt.Sprintf("Deployment %s wants %d replicas, not %d (unit not applied yet?)", d.Name, want, replicas))
-	}
-	if ready < replicas || d.Status.Replicas != replicas || d.Status.ObservedGeneration < d.Generation {
-		pending = append(pending, fmt.Sprintf("%d/%d pods ready (%d in total)", ready, replicas, d.Status.Replicas))
+	if w.Ready < replicas || w.Total != replicas || !w.RolledOut {
+		pending = append(pending, fmt.Sprintf("%d/%d pods ready (%d in total)", w.Ready, replicas, w.Total))
 	}
 	return fatal, pending
-}
-
-func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// endpointsOnly reports whether the live Service selects colour and its
-// EndpointSlices list only that colour's pods, at least one of them ready.
-func endpointsOnly(snap *cluster.Snapshot, svc traderx.Service, colour string) (string, bool) {
-	s := snap.Service(svc.Name)
-	if s == nil {
-		return "Service " + svc.Name + " not found", false
-	}
-	if got := s.Spec.Selector[manifests.LabelColour]; got != colour {
-		return fmt.Sprintf("the live Service selects %q", got), false
-	}
-	pods := map[string]bool{}
-	if d := snap.Deployment(svc.DeploymentName(colour)); d != nil {
-		for _, p := range snap.PodsOf(d) {
-			pods[p.Name] = true
-		}
-	}
-	ready, total := 0, 0
-	var foreign []string
-	for _, es := range snap.EndpointSlicesOf(svc.Name) {
-		for _, ep := range es.Endpoints {
-			total++
-			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" || !pods[ep.TargetRef.Name] {
-				name := "?"
-				if ep.TargetRef != nil {
-					name = ep.TargetRef.Name
-				}
-				foreign = append(foreign, name)
-				continue
-			}
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ready++
-			}
-		}
-	}
-	switch {
-	case len(foreign) > 0:
-		sort.Strings(foreign)
-		return fmt.Sprintf("endpoints of other pods remain: %s", strings.Join(foreign, ", ")), false
-	case ready == 0:
-		return fmt.Sprintf("no ready %s endpoint yet (%d listed)", colour, total), false
-	}
-	return fmt.Sprintf("%d ready endpoint(s), all %s pods", ready, colour), true
 }
