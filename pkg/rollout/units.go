@@ -138,3 +138,46 @@ func containerImage(d *unstructured.Unstructured, name string) string {
 	}
 	return ""
 }
+
+// deploymentUnits names a service's Deployment units (both colours of a
+// blue-green service).
+func deploymentUnits(svc traderx.Service, colours []string) []string {
+	if !svc.BlueGreen {
+		return []string{manifests.DeploymentUnitName(svc, "")}
+	}
+	var out []string
+	for _, c := range colours {
+		out = append(out, manifests.DeploymentUnitName(svc, c))
+	}
+	return out
+}
+
+// deploymentIn returns the one Deployment of a unit's objects.
+func deploymentIn(objs []*unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	var found *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			if found != nil {
+				return nil, fmt.Errorf("more than one Deployment (%s, %s)", found.GetName(), o.GetName())
+			}
+			found = o
+		}
+	}
+	if found == nil {
+		return nil, errors.New("no Deployment")
+	}
+	return found, nil
+}
+
+// mainContainer returns the container named after the service (the only
+// one TraderX renders), as a map that edits change in place.
+func mainContainer(d *unstructured.Unstructured, svc traderx.Service) (map[string]any, error) {
+	v, _, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template", "spec", "containers")
+	cs, _ := v.([]any)
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["name"] == svc.Name {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("Deployment %s has no container %s", d.GetName(), svc.Name)
+}
