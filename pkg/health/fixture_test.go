@@ -111,7 +111,8 @@ func sliceFor(s *cluster.Snapshot, svc corev1.Service) discoveryv1.EndpointSlice
 			continue
 		}
 		ready := isReady(p)
-		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.244.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.244.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: p.Name, Namespace: p.Namespace}})
 	}
 	return es
 }

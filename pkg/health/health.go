@@ -43,6 +43,12 @@ const (
 	CheckPodsImagePull = "pods-image-pull"
 )
 
+// Names of the checks whose warnings go away by themselves.
+const (
+	CheckRolloutComplete = "rollout-complete"
+	CheckPodsReady       = "pods-ready"
+)
+
 // Persistent returns the failed checks of r that waiting does not cure:
 // failed pods, crash loops and image pulls that fail. ConfigHub's worker
 // never completes the apply of such a Deployment (it waits for readiness), so
@@ -50,15 +56,29 @@ const (
 func Persistent(r *check.Report) []check.Check {
 	var out []check.Check
 	for _, c := range r.Checks {
-		if c.Status != check.StatusFail {
-			continue
-		}
-		switch c.Name {
-		case CheckPodsFailed, CheckPodsCrashLoop, CheckPodsImagePull:
+		if persistent(c) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+func persistent(c check.Check) bool {
+	if c.Status != check.StatusFail {
+		return false
+	}
+	switch c.Name {
+	case CheckPodsFailed, CheckPodsCrashLoop, CheckPodsImagePull:
+		return true
+	}
+	return false
+}
+
+// Settling reports a warning that goes away by itself: a rollout in
+// progress, pods still starting. A gate keeps waiting on it (up to its
+// timeout) rather than accepting DEGRADED at once.
+func Settling(c check.Check) bool {
+	return c.Status == check.StatusWarn && (c.Name == CheckRolloutComplete || c.Name == CheckPodsReady)
 }
 
 // Defaults of Options.
@@ -208,7 +228,14 @@ func activeColour(snap *cluster.Snapshot, svc traderx.Service, o Options) string
 }
 
 func (e *evaluator) service(svc traderx.Service) {
-	name := svc.DeploymentName(e.activeColour(svc))
+	e.deployment(svc, svc.DeploymentName(e.activeColour(svc)))
+	e.serviceEndpoints(svc)
+	e.dependencies(svc)
+}
+
+// deployment judges one Deployment of the service: that it exists, its
+// rollout and its pods.
+func (e *evaluator) deployment(svc traderx.Service, name string) {
 	d := e.s.Deployment(name)
 	if d == nil {
 		e.add(check.Check{Suite: SuiteDeployment, Name: "deployment-exists", Target: svc.Name, Status: check.StatusFail,
@@ -220,12 +247,10 @@ func (e *evaluator) service(svc traderx.Service) {
 		e.rollout(svc, d)
 		e.pods(svc, d)
 	}
-	e.serviceEndpoints(svc)
-	e.dependencies(svc)
 }
 
 func (e *evaluator) rollout(svc traderx.Service, d *appsv1.Deployment) {
-	c := check.Check{Suite: SuiteDeployment, Name: "rollout-complete", Target: svc.Name}
+	c := check.Check{Suite: SuiteDeployment, Name: CheckRolloutComplete, Target: svc.Name}
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
@@ -322,10 +347,10 @@ func (e *evaluator) pods(svc traderx.Service, d *appsv1.Deployment) {
 		"raise the memory limit of "+svc.Name+" in ConfigHub or find the leak"))
 	e.add(podCheck(svc.Name, "pods-restarts", check.StatusWarn, restarts, fmt.Sprintf("restarts within threshold (%d)", e.o.RestartThreshold),
 		fmt.Sprintf("kubectl -n %s logs %s --previous", ns, first(restarts))))
-	readyCheck := podCheck(svc.Name, "pods-ready", check.StatusFail, notReadyLong, fmt.Sprintf("%d/%d pods ready", ready, len(pods)),
+	readyCheck := podCheck(svc.Name, CheckPodsReady, check.StatusFail, notReadyLong, fmt.Sprintf("%d/%d pods ready", ready, len(pods)),
 		fmt.Sprintf("kubectl -n %s describe pod %s (readiness probe)", ns, first(notReadyLong)))
 	if readyCheck.Status == check.StatusPass && len(notReadyNew) > 0 {
-		readyCheck = podCheck(svc.Name, "pods-ready", check.StatusWarn, notReadyNew, "",
+		readyCheck = podCheck(svc.Name, CheckPodsReady, check.StatusWarn, notReadyNew, "",
 			fmt.Sprintf("pods may still be starting (fails after %s); re-run with --wait", e.o.NotReadyGrace))
 	}
 	e.add(readyCheck)

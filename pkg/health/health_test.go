@@ -84,6 +84,20 @@ func TestEvaluateFindsEachProblem(t *testing.T) {
 			d := s.Deployment("people-service")
 			d.Generation = 2
 		}, Options{}, "people-service", "rollout-complete", check.StatusWarn, "rollout in progress", check.VerdictDegraded},
+		{"namespace terminating", func(s *cluster.Snapshot) {
+			s.NamespaceObject.Status.Phase = corev1.NamespaceTerminating
+		}, Options{}, "namespace/traderx-prod", "namespace-active", check.StatusFail, "namespace traderx-prod is Terminating", check.VerdictUnhealthy},
+		{"progress deadline exceeded", func(s *cluster.Snapshot) {
+			d := s.Deployment("people-service")
+			d.Status.AvailableReplicas = 0
+			d.Status.Conditions = []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"},
+			}
+		}, Options{}, "people-service", "rollout-complete", check.StatusFail, "rollout failed: Progress deadline exceeded", check.VerdictUnhealthy},
+		{"no replica available", func(s *cluster.Snapshot) {
+			d := s.Deployment("people-service")
+			d.Status.ReadyReplicas, d.Status.AvailableReplicas = 0, 0
+		}, Options{}, "people-service", "rollout-complete", check.StatusFail, "no replica available", check.VerdictUnhealthy},
 		{"crash loop", func(s *cluster.Snapshot) {
 			p := podOf(s, "trade-service-blue")
 			p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
@@ -120,6 +134,9 @@ func TestEvaluateFindsEachProblem(t *testing.T) {
 		{"dependency down", func(s *cluster.Snapshot) {
 			podOf(s, "database").Status.Conditions[0].Status = corev1.ConditionFalse
 		}, Options{}, "account-service", "depends-on-database", check.StatusFail, "dependency database is down", check.VerdictUnhealthy},
+		{"dependency Service missing", func(s *cluster.Snapshot) {
+			s.Services = withoutService(s.Services, "database")
+		}, Options{}, "account-service", "depends-on-database", check.StatusFail, "dependency database is down: its Service is missing", check.VerdictUnhealthy},
 		{"ingress backend port gone", func(s *cluster.Snapshot) {
 			s.Service("trade-feed").Spec.Ports[0].Port = 9999
 		}, Options{}, "ingress/traderx-web", "backends-exist", check.StatusFail, "/socket.io/ → Service trade-feed has no port 18086", check.VerdictUnhealthy},
@@ -170,10 +187,21 @@ func TestMissingNamespaceSkipsTheRest(t *testing.T) {
 func TestServicesSubset(t *testing.T) {
 	s, env := healthySnapshot(t, "dev")
 	r := Evaluate(s, env, Options{Services: []string{"database"}})
+	judged := map[string]bool{}
 	for _, c := range r.Checks {
+		judged[c.Target] = true
 		if c.Target != "database" && c.Target != "namespace/traderx-dev" {
 			t.Errorf("check outside the subset: %s %s", c.Target, c.Name)
 		}
+	}
+	// An empty report would pass the loop above: the subset must be judged.
+	for _, target := range []string{"database", "namespace/traderx-dev"} {
+		if !judged[target] {
+			t.Errorf("no check of %s in %d checks", target, len(r.Checks))
+		}
+	}
+	if find(r, "database", "deployment-exists") == nil || find(r, "database", "endpoints-ready") == nil {
+		t.Errorf("database's Deployment and Service were not judged: %+v", r.Checks)
 	}
 }
 

@@ -1,0 +1,183 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
+)
+
+// ExtraPodLabelsAnnotation on a Deployment's pod template lists the label
+// keys a blue-green added through BlueGreenOptions.ExtraPodLabels, so the
+// next run of that colour removes them again.
+const ExtraPodLabelsAnnotation = "traderx.finos.org/extra-pod-labels"
+
+// deployEdit gives a colour's Deployment the image of version, replicas,
+// the version label and the extra pod labels.
+func deployEdit(svc traderx.Service, colour, version string, replicas int32, extra map[string]string) Edit {
+	return Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
+		d := findKind(objs, "Deployment")
+		if d == nil {
+			return errors.New("no Deployment in the unit")
+		}
+		if err := unstructured.SetNestedField(d.Object, int64(replicas), "spec", "replicas"); err != nil {
+			return err
+		}
+		containers, _, err := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, c := range containers {
+			if m, ok := c.(map[string]any); ok && m["name"] == svc.Name {
+				m["image"], found = svc.Image(version), true
+			}
+		}
+		if !found {
+			return fmt.Errorf("no container %s in Deployment %s", svc.Name, d.GetName())
+		}
+		if err := unstructured.SetNestedSlice(d.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			return err
+		}
+		labels := d.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[manifests.LabelVersion] = version
+		d.SetLabels(labels)
+		podLabels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
+		podAnn, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "annotations")
+		if podLabels == nil {
+			podLabels = map[string]string{}
+		}
+		if podAnn == nil {
+			podAnn = map[string]string{}
+		}
+		for k := range strings.SplitSeq(podAnn[ExtraPodLabelsAnnotation], ",") {
+			delete(podLabels, k)
+		}
+		delete(podAnn, ExtraPodLabelsAnnotation)
+		maps.Copy(podLabels, extra)
+		if len(extra) > 0 {
+			podAnn[ExtraPodLabelsAnnotation] = strings.Join(slices.Sorted(maps.Keys(extra)), ",")
+		}
+		podLabels[manifests.LabelVersion] = version
+		if err := unstructured.SetNestedStringMap(d.Object, podLabels, "spec", "template", "metadata", "labels"); err != nil {
+			return err
+		}
+		if len(podAnn) == 0 {
+			unstructured.RemoveNestedField(d.Object, "spec", "template", "metadata", "annotations")
+			return nil
+		}
+		return unstructured.SetNestedStringMap(d.Object, podAnn, "spec", "template", "metadata", "annotations")
+	}}
+}
+
+func scaleEdit(svc traderx.Service, colour string, n int32) Edit {
+	return Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
+		d := findKind(objs, "Deployment")
+		if d == nil {
+			return errors.New("no Deployment in the unit")
+		}
+		return unstructured.SetNestedField(d.Object, int64(n), "spec", "replicas")
+	}}
+}
+
+func selectorEdit(svc traderx.Service, colour string) Edit {
+	return Edit{Unit: manifests.ServiceUnitName(svc), Mutate: func(objs []*unstructured.Unstructured) error {
+		s := findKind(objs, "Service")
+		if s == nil {
+			return errors.New("no Service in the unit")
+		}
+		return unstructured.SetNestedField(s.Object, colour, "spec", "selector", manifests.LabelColour)
+	}}
+}
+
+func findKind(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			return o
+		}
+	}
+	return nil
+}
+
+// replicasOf reads spec.replicas whatever number type the decoder chose
+// (absent means 1, as in Kubernetes).
+func replicasOf(d *unstructured.Unstructured) int32 {
+	v, found, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "replicas")
+	if !found {
+		return 1
+	}
+	switch n := v.(type) {
+	case int64:
+		return int32(n)
+	case int:
+		return int32(n)
+	case int32:
+		return n
+	case float64:
+		return int32(n)
+	}
+	return 1
+}
+
+func containerImage(d *unstructured.Unstructured, name string) string {
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		if m, ok := c.(map[string]any); ok && m["name"] == name {
+			s, _ := m["image"].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// deploymentUnits names a service's Deployment units (both colours of a
+// blue-green service).
+func deploymentUnits(svc traderx.Service, colours []string) []string {
+	if !svc.BlueGreen {
+		return []string{manifests.DeploymentUnitName(svc, "")}
+	}
+	var out []string
+	for _, c := range colours {
+		out = append(out, manifests.DeploymentUnitName(svc, c))
+	}
+	return out
+}
+
+// deploymentIn returns the one Deployment of a unit's objects.
+func deploymentIn(objs []*unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	var found *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			if found != nil {
+				return nil, fmt.Errorf("more than one Deployment (%s, %s)", found.GetName(), o.GetName())
+			}
+			found = o
+		}
+	}
+	if found == nil {
+		return nil, errors.New("no Deployment")
+	}
+	return found, nil
+}
+
+// mainContainer returns the container named after the service (the only
+// one TraderX renders), as a map that edits change in place.
+func mainContainer(d *unstructured.Unstructured, svc traderx.Service) (map[string]any, error) {
+	v, _, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template", "spec", "containers")
+	cs, _ := v.([]any)
+	for _, c := range cs {
+		if m, ok := c.(map[string]any); ok && m["name"] == svc.Name {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("Deployment %s has no container %s", d.GetName(), svc.Name)
+}
