@@ -157,21 +157,21 @@ type UnitStatus struct {
 // ExtendedUnit is the envelope returned by unit list and get calls. Parts other
 // than Unit are filled according to the include parameter.
 type ExtendedUnit struct {
-	Unit            *Unit       `json:"Unit"`
-	Space           *Space      `json:"Space,omitempty"`
-	Target          *Target     `json:"Target,omitempty"`
-	UpstreamUnit    *Unit       `json:"UpstreamUnit,omitempty"`
-	UpstreamSpace   *Space      `json:"UpstreamSpace,omitempty"`
-	LatestUnitEvent *UnitEvent  `json:"LatestUnitEvent,omitempty"`
-	UnitStatus      *UnitStatus `json:"UnitStatus,omitempty"`
-	HeadRevision    *Revision   `json:"HeadRevision,omitempty"`
-	LiveRevision    *Revision   `json:"LiveRevision,omitempty"`
+	Unit                 *Unit       `json:"Unit"`
+	Space                *Space      `json:"Space,omitempty"`
+	Target               *Target     `json:"Target,omitempty"`
+	UpstreamUnit         *Unit       `json:"UpstreamUnit,omitempty"`
+	UpstreamSpace        *Space      `json:"UpstreamSpace,omitempty"`
+	LatestUnitEvent      *UnitEvent  `json:"LatestUnitEvent,omitempty"`
+	UnitStatus           *UnitStatus `json:"UnitStatus,omitempty"`
+	HeadRevision         *Revision   `json:"HeadRevision,omitempty"`
+	LiveRevision         *Revision   `json:"LiveRevision,omitempty"`
+	LastAppliedRevision  *Revision   `json:"LastAppliedRevision,omitempty"`
+	PreviousLiveRevision *Revision   `json:"PreviousLiveRevision,omitempty"`
+	HeadMutation         *Mutation   `json:"HeadMutation,omitempty"`
 	// LastReleasedRevision is what newer servers send instead of
 	// LiveRevision (include LastReleasedRevisionNum); see compat.go.
 	LastReleasedRevision *Revision `json:"LastReleasedRevision,omitempty"`
-	LastAppliedRevision  *Revision `json:"LastAppliedRevision,omitempty"`
-	PreviousLiveRevision *Revision `json:"PreviousLiveRevision,omitempty"`
-	HeadMutation         *Mutation `json:"HeadMutation,omitempty"`
 }
 
 // Unit include keys (the include query parameter of unit lists and gets) and
