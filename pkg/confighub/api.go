@@ -176,17 +176,13 @@ func (c *Client) createOnce(ctx context.Context, req request, in, out any, exist
 
 // ---- units ----
 
-// ListUnits lists the units of a space. include defaults to DefaultUnitInclude when nil.
+// ListUnits lists the units of a space. include defaults to DefaultUnitInclude
+// when nil. Units of newer servers come without Data (see compat.go).
 func (c *Client) ListUnits(ctx context.Context, spaceID uuid.UUID, where string, include ...string) ([]ExtendedUnit, error) {
 	if include == nil {
 		include = DefaultUnitInclude
 	}
-	q, err := listQuery(where, include...)
-	if err != nil {
-		return nil, err
-	}
-	var out []ExtendedUnit
-	return out, c.get(ctx, spacePath(spaceID)+"/unit", q, &out)
+	return c.listUnits(ctx, spacePath(spaceID)+"/unit", where, include)
 }
 
 // ListAllUnits lists units across the organization (GET /unit); Space.* filters work here.
@@ -194,16 +190,26 @@ func (c *Client) ListAllUnits(ctx context.Context, where string, include ...stri
 	if include == nil {
 		include = DefaultUnitInclude
 	}
-	q, err := listQuery(where, include...)
+	return c.listUnits(ctx, "/unit", where, include)
+}
+
+// GetUnit fetches a unit by ID, with its Data, and re-checks that it belongs
+// to spaceID. A newer server sends the data separately, which costs one more
+// request (see compat.go).
+func (c *Client) GetUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*ExtendedUnit, error) {
+	eu, err := c.getUnit(ctx, spaceID, unitID)
 	if err != nil {
 		return nil, err
 	}
-	var out []ExtendedUnit
-	return out, c.get(ctx, "/unit", q, &out)
+	if err := c.fillUnitData(ctx, eu.Unit); err != nil {
+		return nil, err
+	}
+	return eu, nil
 }
 
-// GetUnit fetches a unit by ID and re-checks that it belongs to spaceID.
-func (c *Client) GetUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*ExtendedUnit, error) {
+// getUnit is GetUnit without the data, for callers that only read the
+// unit's revision numbers or events.
+func (c *Client) getUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*ExtendedUnit, error) {
 	q, _ := listQuery("", DefaultUnitInclude...)
 	var out ExtendedUnit
 	p := unitPath(spaceID, unitID)
@@ -213,6 +219,7 @@ func (c *Client) GetUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*Exten
 	if out.Unit == nil || out.Unit.SpaceID != spaceID {
 		return nil, notFound(http.MethodGet, p, fmt.Sprintf("unit %s not found in space %s", unitID, spaceID))
 	}
+	out.adoptReleaseShape()
 	return &out, nil
 }
 
@@ -345,7 +352,7 @@ func (c *Client) PatchUnit(ctx context.Context, spaceID, unitID uuid.UUID, patch
 		}
 		return &out, nil
 	}
-	before, err := c.GetUnit(ctx, spaceID, unitID)
+	before, err := c.getUnit(ctx, spaceID, unitID)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +368,7 @@ func (c *Client) PatchUnit(ctx context.Context, spaceID, unitID uuid.UUID, patch
 		if !maybeLanded || ctx.Err() != nil || attempt >= c.retry.Attempts {
 			return nil, err
 		}
-		now, gerr := c.GetUnit(ctx, spaceID, unitID)
+		now, gerr := c.getUnit(ctx, spaceID, unitID)
 		if gerr != nil {
 			return nil, fmt.Errorf("%w (and re-reading the unit failed: %v)", err, gerr)
 		}
@@ -509,6 +516,7 @@ func (c *Client) LiveState(ctx context.Context, spaceID, unitID uuid.UUID) ([]by
 // ---- revisions ----
 
 // ListRevisions lists a unit's revisions matching where (e.g. "RevisionNum = 5").
+// Newer servers send them without Data: read it with GetRevisionData.
 func (c *Client) ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]ExtendedRevision, error) {
 	q, err := listQuery(where)
 	if err != nil {
@@ -518,7 +526,8 @@ func (c *Client) ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, w
 	return out, c.get(ctx, unitPath(spaceID, unitID)+"/revision", q, &out)
 }
 
-// GetRevision fetches one revision by ID.
+// GetRevision fetches one revision by ID, with its Data (from the revision
+// data route when a newer server leaves it out).
 func (c *Client) GetRevision(ctx context.Context, spaceID, unitID, revisionID uuid.UUID) (*ExtendedRevision, error) {
 	var out ExtendedRevision
 	p := unitPath(spaceID, unitID) + "/revision/" + revisionID.String()
@@ -528,10 +537,14 @@ func (c *Client) GetRevision(ctx context.Context, spaceID, unitID, revisionID uu
 	if out.Revision == nil {
 		return nil, notFound(http.MethodGet, p, "revision not found")
 	}
+	if err := c.fillRevisionData(ctx, spaceID, unitID, out.Revision); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
-// GetRevisionByNum finds revision N of a unit (no path takes a number).
+// GetRevisionByNum finds revision N of a unit (no path takes a number), with
+// its Data like GetRevision.
 func (c *Client) GetRevisionByNum(ctx context.Context, spaceID, unitID uuid.UUID, num int64) (*Revision, error) {
 	list, err := c.ListRevisions(ctx, spaceID, unitID, "RevisionNum = "+strconv.FormatInt(num, 10))
 	if err != nil {
@@ -539,7 +552,7 @@ func (c *Client) GetRevisionByNum(ctx context.Context, spaceID, unitID uuid.UUID
 	}
 	for _, r := range list {
 		if r.Revision != nil && r.Revision.RevisionNum == num {
-			return r.Revision, nil
+			return r.Revision, c.fillRevisionData(ctx, spaceID, unitID, r.Revision)
 		}
 	}
 	return nil, notFound(http.MethodGet, unitPath(spaceID, unitID)+"/revision", fmt.Sprintf("revision %d of unit %s not found", num, unitID))

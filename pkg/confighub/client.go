@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,6 +65,9 @@ type Client struct {
 	retry RetryPolicy
 	wait  WaitPolicy
 	log   *slog.Logger
+	// releaseShape is set once the server turned out to answer in the
+	// newest unit shape (no live revisions; see compat.go).
+	releaseShape atomic.Bool
 }
 
 // Option configures a Client.

@@ -12,6 +12,15 @@
 // with where=Slug = '<slug>'; an empty list becomes a NotFound *APIError, and
 // a unit fetched by ID is re-checked to be in the expected space.
 //
+// # Unit shapes
+//
+// Servers up to confighub/sdk c110dd78 send a unit's Data and live revisions
+// inline; servers from 41892a1 send DataSize and LastReleasedRevisionNum
+// instead and serve the data from U/data. The Go types stay the same for
+// callers: GetUnit, GetRevision and GetRevisionByNum fill Data from the data
+// routes when needed, and LiveRevisionNum is filled from
+// LastReleasedRevisionNum (compat.go). Lists never fetch data.
+//
 // # Errors
 //
 // A non-success HTTP answer is an *APIError (status, X-Request-Id, Code,

@@ -92,6 +92,12 @@ type ExtendedSpace struct {
 }
 
 // Unit is one configuration unit. Data and LiveState are base64 on the wire.
+//
+// Newer servers (confighub/sdk 41892a1) send neither Data nor the live
+// revisions: they send DataSize, DataHash, HeadRevisionID and
+// LastReleasedRevisionNum instead, and the client fills Data and
+// LiveRevisionNum from those (see compat.go). The stand-in never sets the
+// newer fields, so it keeps answering in the shape it promises.
 type Unit struct {
 	UnitID                  uuid.UUID         `json:"UnitID,omitzero"`
 	SpaceID                 uuid.UUID         `json:"SpaceID,omitzero"`
@@ -100,6 +106,10 @@ type Unit struct {
 	DisplayName             string            `json:"DisplayName,omitempty"`
 	ToolchainType           string            `json:"ToolchainType"`
 	Data                    []byte            `json:"Data,omitempty"`
+	DataSize                int64             `json:"DataSize,omitempty"`
+	DataHash                string            `json:"DataHash,omitempty"`
+	HeadRevisionID          uuid.UUID         `json:"HeadRevisionID,omitzero"`
+	LastReleasedRevisionNum int64             `json:"LastReleasedRevisionNum,omitempty"`
 	Labels                  map[string]string `json:"Labels,omitempty"`
 	Annotations             map[string]string `json:"Annotations,omitempty"`
 	TargetID                uuid.UUID         `json:"TargetID,omitzero"`
@@ -159,6 +169,9 @@ type ExtendedUnit struct {
 	LastAppliedRevision  *Revision   `json:"LastAppliedRevision,omitempty"`
 	PreviousLiveRevision *Revision   `json:"PreviousLiveRevision,omitempty"`
 	HeadMutation         *Mutation   `json:"HeadMutation,omitempty"`
+	// LastReleasedRevision is what newer servers send instead of
+	// LiveRevision (include LastReleasedRevisionNum); see compat.go.
+	LastReleasedRevision *Revision `json:"LastReleasedRevision,omitempty"`
 }
 
 // Unit include keys (the include query parameter of unit lists and gets) and
@@ -184,6 +197,8 @@ type Revision struct {
 	SpaceID         uuid.UUID         `json:"SpaceID,omitzero"`
 	OrganizationID  uuid.UUID         `json:"OrganizationID,omitzero"`
 	Data            []byte            `json:"Data,omitempty"`
+	DataSize        int64             `json:"DataSize,omitempty"` // newer servers: Data is read from the revision data route
+	DataHash        string            `json:"DataHash,omitempty"`
 	Description     string            `json:"Description"`
 	Source          string            `json:"Source,omitempty"`
 	Tags            map[string]string `json:"Tags,omitempty"`

@@ -83,7 +83,7 @@ func (c *Client) WaitForOperation(ctx context.Context, spaceID, unitID uuid.UUID
 	superseded := uuid.Nil
 	if terminalEvent(own) == nil {
 		for {
-			eu, err := c.GetUnit(ctx, spaceID, unitID)
+			eu, err := c.getUnit(ctx, spaceID, unitID)
 			if err != nil {
 				return nil, timeout("(reading unit)", err)
 			}
@@ -104,7 +104,7 @@ func (c *Client) WaitForOperation(ctx context.Context, spaceID, unitID uuid.UUID
 		// 3. triggers still running after the action.
 		gp := &poller{delay: 25 * time.Millisecond, cap: 250 * time.Millisecond}
 		for i := 0; i < 100; i++ {
-			eu, err := c.GetUnit(ctx, spaceID, unitID)
+			eu, err := c.getUnit(ctx, spaceID, unitID)
 			if err != nil {
 				return nil, timeout("(reading apply gates)", err)
 			}

@@ -186,5 +186,5 @@ func (r *Rollout) revisionDataByNum(ctx context.Context, sp *confighub.Space, u 
 	if len(revs) == 0 || revs[0].Revision == nil {
 		return nil, fmt.Errorf("revision %d of %s/%s not found", n, sp.Slug, u.Slug)
 	}
-	return revs[0].Revision.Data, nil
+	return r.revisionBytes(ctx, sp.SpaceID, u.UnitID, revs[0].Revision)
 }

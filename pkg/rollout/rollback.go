@@ -251,7 +251,10 @@ func (r *Rollout) sameData(ctx context.Context, h *spaceHistory, eu *confighub.E
 		return true, nil
 	}
 	head := revisionData(h.revisions[eu.Unit.Slug], eu.Unit.HeadRevisionNum)
-	target := rev.Data
+	target, err := r.revisionBytes(ctx, h.space.SpaceID, eu.Unit.UnitID, rev)
+	if err != nil {
+		return false, err
+	}
 	if head == nil || target == nil {
 		full, err := r.Hub.GetUnit(ctx, h.space.SpaceID, eu.Unit.UnitID)
 		if err != nil {
