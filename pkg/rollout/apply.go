@@ -433,6 +433,9 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	if sf, ok := r.Gate.(StuckFinder); ok && len(t.services) > 0 && len(todo) > 0 {
 		go r.watchStuck(wctx, sf, env, t, o, stop)
 	}
+	if len(todo) > 0 {
+		go r.watchWorkers(wctx, sp, env, t, todo, o, stop)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(t.units))
 	for _, i := range todo {
@@ -464,6 +467,10 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
 		te.Applied = applied
 		return tr, te
+	}
+	var gone *WorkerUnavailableError
+	if errors.As(context.Cause(wctx), &gone) && ctx.Err() == nil {
+		return tr, r.workerLeft(env, t, &tr, gone, o)
 	}
 	var applied, failed []string
 	var first error
@@ -565,7 +572,10 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	for _, e := range before {
 		known[e.QueuedOperationID] = true
 	}
-	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil {
+	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil && r.orphaned(ctx, sp, op) {
+		r.log().Warn(fmt.Sprintf("tier %d: the apply of %s revision %d (operation %s) was cut off: its worker has reconnected since it began; applying again",
+			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
+	} else if op != nil {
 		r.log().Info(fmt.Sprintf("tier %d: an apply of %s revision %d is already in progress (operation %s); waiting for it instead of queuing another",
 			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
 		op.UnitID, op.SpaceID = id, sp.SpaceID
@@ -629,7 +639,9 @@ func (r *Rollout) waitApplied(ctx context.Context, sp *confighub.Space, p planne
 }
 
 // applyInProgress returns the unit's apply of revision rev that has no
-// terminal event yet, if any: waiting for it beats queuing a duplicate.
+// terminal event yet, if any: waiting for it beats queuing a duplicate. The
+// operation's worker and the time its first event was recorded come along
+// for orphaned.
 func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOperation {
 	done := map[uuid.UUID]bool{}
 	for _, e := range evs {
@@ -637,12 +649,41 @@ func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOper
 			done[e.QueuedOperationID] = true
 		}
 	}
+	var op *confighub.QueuedOperation
 	for _, e := range evs {
-		if e.Action == confighub.ActionApply && e.RevisionNum == rev && !done[e.QueuedOperationID] {
-			return &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action, RevisionNum: e.RevisionNum}
+		if e.Action != confighub.ActionApply || e.RevisionNum != rev || done[e.QueuedOperationID] {
+			continue
+		}
+		switch {
+		case op == nil:
+			op = &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action, RevisionNum: e.RevisionNum,
+				BridgeWorkerID: e.BridgeWorkerID, CreatedAt: e.CreatedAt}
+		case op.QueuedOperationID == e.QueuedOperationID && e.CreatedAt.Before(op.CreatedAt):
+			op.CreatedAt = e.CreatedAt
 		}
 	}
-	return nil
+	return op
+}
+
+// orphaned reports whether an apply still in progress lost its worker: the
+// worker has connected again since the operation's first event. A worker
+// keeps its operations in memory (the SDK's unit queues), so a restarted
+// worker never finishes one it took before; waiting for it would never
+// end. Both times are the server's. When in doubt it is not orphaned.
+func (r *Rollout) orphaned(ctx context.Context, sp *confighub.Space, op *confighub.QueuedOperation) bool {
+	if op.BridgeWorkerID == uuid.Nil || op.CreatedAt.IsZero() {
+		return false
+	}
+	statuses, err := r.Hub.ListBridgeWorkerStatuses(ctx, sp.SpaceID, op.BridgeWorkerID)
+	if err != nil {
+		return false
+	}
+	for _, st := range statuses {
+		if st.Status == confighub.WorkerStatusConnected && st.SeenAt.After(op.CreatedAt) {
+			return true
+		}
+	}
+	return false
 }
 
 // watchStuck polls the tier's pods created since the applies began and
@@ -659,6 +700,65 @@ func (r *Rollout) watchStuck(ctx context.Context, sf StuckFinder, env traderx.En
 			return
 		}
 	}
+}
+
+// watchWorkers polls the workers of the tier's units while their applies
+// run and cancels the waits with a *WorkerUnavailableError when one is no
+// longer connected: its applies would never complete. Read errors are left
+// to the waits.
+func (r *Rollout) watchWorkers(ctx context.Context, sp *confighub.Space, env traderx.Environment, t tierPlan, todo []int,
+	o ApplyOptions, stop context.CancelCauseFunc) {
+	used := map[uuid.UUID]bool{}
+	for _, i := range todo {
+		used[t.units[i].eu.Unit.TargetID] = true
+	}
+	// Wall-clock polls, not r.clock(): this watches ConfigHub, and a fake
+	// clock that sleeps at once would spin it.
+	tick := time.NewTicker(o.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var wu *WorkerUnavailableError
+		if err := r.workersConnected(ctx, sp, env, used); errors.As(err, &wu) {
+			stop(wu)
+			return
+		}
+	}
+}
+
+// workerLeft is the tier's failure when its worker disconnected during the
+// applies: exit 3 (unreachable), naming the worker, how to start it and the
+// units whose applies were cut off. A re-run after the worker is back
+// applies them again (see orphaned).
+func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult, wu *WorkerUnavailableError, o ApplyOptions) error {
+	var applied, cut []string
+	for i := range tr.Units {
+		u := &tr.Units[i]
+		switch u.Outcome {
+		case UnitApplied:
+			applied = append(applied, u.Unit)
+		case UnitFailed:
+			u.Cause = "apply cut off: the worker disconnected"
+			cut = append(cut, u.Unit)
+		}
+	}
+	wu.During = fmt.Sprintf("it disconnected while applying tier %d (%s)", t.number, strings.Join(cut, ", "))
+	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Cause: wu.Error(), Applied: applied, Failed: cut,
+		Unreachable: true, Resume: o.Resume, Err: wu}
+	if len(cut) > 0 {
+		te.Unit = cut[0]
+		for _, p := range t.units {
+			if p.name == cut[0] {
+				te.Service = p.service
+			}
+		}
+	}
+	r.log().Error(fmt.Sprintf("tier %d: %s", t.number, wu.Error()))
+	return te
 }
 
 // gate polls the health of a tier's services until HEALTHY or DEGRADED, or
