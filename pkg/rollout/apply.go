@@ -572,6 +572,12 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	for _, e := range before {
 		known[e.QueuedOperationID] = true
 	}
+	if p.repair == "" && completedMeanwhile(before, p.eu.Unit.HeadRevisionNum) {
+		// The plan read the unit before an apply in flight then completed.
+		r.log().Info(fmt.Sprintf("tier %d: the apply of %s revision %d in progress when the run began has completed",
+			p.tier, p.name, p.eu.Unit.HeadRevisionNum))
+		return p.eu.Unit.HeadRevisionNum, nil
+	}
 	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil && r.orphaned(ctx, sp, op) {
 		r.log().Warn(fmt.Sprintf("tier %d: the apply of %s revision %d (operation %s) was cut off: its worker has reconnected since it began; applying again",
 			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
@@ -663,6 +669,19 @@ func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOper
 		}
 	}
 	return op
+}
+
+// completedMeanwhile reports whether the unit's latest apply event (by the
+// server's CreatedAt) is the completion of revision rev: an apply that was
+// still running when the run read the unit and has finished since.
+func completedMeanwhile(evs []confighub.UnitEvent, rev int64) bool {
+	var last *confighub.UnitEvent
+	for i := range evs {
+		if e := &evs[i]; e.Action == confighub.ActionApply && (last == nil || !e.CreatedAt.Before(last.CreatedAt)) {
+			last = e
+		}
+	}
+	return last != nil && last.RevisionNum == rev && last.IsTerminal() && last.Result == confighub.ResultApplyCompleted
 }
 
 // orphaned reports whether an apply still in progress lost its worker: the

@@ -58,7 +58,7 @@ type fault struct {
 	// repair removes the fault after the step, before it is run again.
 	repair func(t *testing.T, h *hub, st step)
 	// rerun judges the successful re-run.
-	rerun func(t *testing.T, h *hub, st step, run stepRun)
+	rerun func(t *testing.T, h *hub, st step, r result, run stepRun)
 }
 
 // stepRun is what the stand-in recorded while a command ran.
@@ -152,9 +152,9 @@ func faults() []fault {
 				}
 			},
 			repair: func(_ *testing.T, h *hub, st step) { h.workers["faults-"+st.env].SetNeverReady(faultUnit, false) },
-			rerun: func(t *testing.T, h *hub, st step, run stepRun) {
+			rerun: func(t *testing.T, h *hub, st step, r result, run stepRun) {
 				if n := run.applies(unitID(t, h, st.env, faultUnit)); n != 0 {
-					t.Errorf("the re-run queued %d applies of %s while one was still Progressing, want 0", n, faultUnit)
+					t.Errorf("the re-run queued %d applies of %s while one was still Progressing, want 0:\n%s", n, faultUnit, r.stderr)
 				}
 			}},
 		{name: "worker disconnects mid-apply", fits: touchesPeopleService, failsWith: 3,
@@ -321,7 +321,7 @@ func TestRunbookUnderFaults(t *testing.T) {
 			t.Fatalf("re-run of %v after %q: exit %d\n%s%s", st.args, f.name, again.code, again.stdout, again.stderr)
 		}
 		if f.rerun != nil {
-			f.rerun(t, h, st, rerun)
+			f.rerun(t, h, st, again, rerun)
 		}
 	}
 	for _, env := range []string{"dev", "staging", "prod"} {
