@@ -432,6 +432,9 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	if sf, ok := r.Gate.(StuckFinder); ok && len(t.services) > 0 && len(todo) > 0 {
 		go r.watchStuck(wctx, sf, env, t, o, stop)
 	}
+	if len(todo) > 0 {
+		go r.watchWorkers(wctx, sp, env, t, todo, o, stop)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(t.units))
 	for _, i := range todo {
@@ -463,6 +466,10 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
 		te.Applied = applied
 		return tr, te
+	}
+	var gone *WorkerUnavailableError
+	if errors.As(context.Cause(wctx), &gone) && ctx.Err() == nil {
+		return tr, r.workerLeft(env, t, &tr, gone, o)
 	}
 	var applied, failed []string
 	var first error

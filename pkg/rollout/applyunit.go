@@ -49,7 +49,16 @@ func (r *Rollout) applyOnce(ctx context.Context, sp *confighub.Space, p planned,
 	for _, e := range before {
 		known[e.QueuedOperationID] = true
 	}
-	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil {
+	if p.repair == "" && completedMeanwhile(before, p.eu.Unit.HeadRevisionNum) {
+		// The plan read the unit before an apply in flight then completed.
+		r.log().Info(fmt.Sprintf("tier %d: the apply of %s revision %d in progress when the run began has completed",
+			p.tier, p.name, p.eu.Unit.HeadRevisionNum))
+		return p.eu.Unit.HeadRevisionNum, nil
+	}
+	if op := applyInProgress(before, p.eu.Unit.HeadRevisionNum); op != nil && r.orphaned(ctx, sp, op) {
+		r.log().Warn(fmt.Sprintf("tier %d: the apply of %s revision %d (operation %s) was cut off: its worker has reconnected since it began; applying again",
+			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
+	} else if op != nil {
 		r.log().Info(fmt.Sprintf("tier %d: an apply of %s revision %d is already in progress (operation %s); waiting for it instead of queuing another",
 			p.tier, p.name, op.RevisionNum, op.QueuedOperationID))
 		op.UnitID, op.SpaceID = id, sp.SpaceID
@@ -113,7 +122,9 @@ func (r *Rollout) waitApplied(ctx context.Context, sp *confighub.Space, p planne
 }
 
 // applyInProgress returns the unit's apply of revision rev that has no
-// terminal event yet, if any: waiting for it beats queuing a duplicate.
+// terminal event yet, if any: waiting for it beats queuing a duplicate. The
+// operation's worker and the time its first event was recorded come along
+// for orphaned.
 func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOperation {
 	done := map[uuid.UUID]bool{}
 	for _, e := range evs {
@@ -121,10 +132,52 @@ func applyInProgress(evs []confighub.UnitEvent, rev int64) *confighub.QueuedOper
 			done[e.QueuedOperationID] = true
 		}
 	}
+	var op *confighub.QueuedOperation
 	for _, e := range evs {
-		if e.Action == confighub.ActionApply && e.RevisionNum == rev && !done[e.QueuedOperationID] {
-			return &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action, RevisionNum: e.RevisionNum}
+		if e.Action != confighub.ActionApply || e.RevisionNum != rev || done[e.QueuedOperationID] {
+			continue
+		}
+		switch {
+		case op == nil:
+			op = &confighub.QueuedOperation{QueuedOperationID: e.QueuedOperationID, Action: e.Action, RevisionNum: e.RevisionNum,
+				BridgeWorkerID: e.BridgeWorkerID, CreatedAt: e.CreatedAt}
+		case op.QueuedOperationID == e.QueuedOperationID && e.CreatedAt.Before(op.CreatedAt):
+			op.CreatedAt = e.CreatedAt
 		}
 	}
-	return nil
+	return op
+}
+
+// completedMeanwhile reports whether the unit's latest apply event (by the
+// server's CreatedAt) is the completion of revision rev: an apply that was
+// still running when the run read the unit and has finished since.
+func completedMeanwhile(evs []confighub.UnitEvent, rev int64) bool {
+	var last *confighub.UnitEvent
+	for i := range evs {
+		if e := &evs[i]; e.Action == confighub.ActionApply && (last == nil || !e.CreatedAt.Before(last.CreatedAt)) {
+			last = e
+		}
+	}
+	return last != nil && last.RevisionNum == rev && last.IsTerminal() && last.Result == confighub.ResultApplyCompleted
+}
+
+// orphaned reports whether an apply still in progress lost its worker: the
+// worker has connected again since the operation's first event. A worker
+// keeps its operations in memory (the SDK's unit queues), so a restarted
+// worker never finishes one it took before; waiting for it would never
+// end. Both times are the server's. When in doubt it is not orphaned.
+func (r *Rollout) orphaned(ctx context.Context, sp *confighub.Space, op *confighub.QueuedOperation) bool {
+	if op.BridgeWorkerID == uuid.Nil || op.CreatedAt.IsZero() {
+		return false
+	}
+	statuses, err := r.Hub.ListBridgeWorkerStatuses(ctx, sp.SpaceID, op.BridgeWorkerID)
+	if err != nil {
+		return false
+	}
+	for _, st := range statuses {
+		if st.Status == confighub.WorkerStatusConnected && st.SeenAt.After(op.CreatedAt) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,7 +14,12 @@ import (
 
 // InputError is bad input: an unknown service, an environment not installed,
 // unit data that does not parse. Nothing was changed.
-type InputError struct{ Err error }
+type InputError struct {
+	Err error
+	// Steps are commands that fix it, for the console one per line (the
+	// error itself is printed as one line).
+	Steps []string
+}
 
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }

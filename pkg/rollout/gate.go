@@ -2,14 +2,17 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/traderx"
+	"github.com/google/uuid"
 )
 
 // watchStuck polls the tier's pods created since the applies began and
@@ -26,6 +29,65 @@ func (r *Rollout) watchStuck(ctx context.Context, sf StuckFinder, env traderx.En
 			return
 		}
 	}
+}
+
+// watchWorkers polls the workers of the tier's units while their applies
+// run and cancels the waits with a *WorkerUnavailableError when one is no
+// longer connected: its applies would never complete. Read errors are left
+// to the waits.
+func (r *Rollout) watchWorkers(ctx context.Context, sp *confighub.Space, env traderx.Environment, t tierPlan, todo []int,
+	o ApplyOptions, stop context.CancelCauseFunc) {
+	used := map[uuid.UUID]bool{}
+	for _, i := range todo {
+		used[t.units[i].eu.Unit.TargetID] = true
+	}
+	// Wall-clock polls, not r.clock(): this watches ConfigHub, and a fake
+	// clock that sleeps at once would spin it.
+	tick := time.NewTicker(o.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var wu *WorkerUnavailableError
+		if err := r.workersConnected(ctx, sp, env, used); errors.As(err, &wu) {
+			stop(wu)
+			return
+		}
+	}
+}
+
+// workerLeft is the tier's failure when its worker disconnected during the
+// applies: exit 3 (unreachable), naming the worker, how to start it and the
+// units whose applies were cut off. A re-run after the worker is back
+// applies them again (see orphaned).
+func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult, wu *WorkerUnavailableError, o ApplyOptions) error {
+	var applied, cut []string
+	for i := range tr.Units {
+		u := &tr.Units[i]
+		switch u.Outcome {
+		case UnitApplied:
+			applied = append(applied, u.Unit)
+		case UnitFailed:
+			u.Cause = "apply cut off: the worker disconnected"
+			cut = append(cut, u.Unit)
+		}
+	}
+	wu.During = fmt.Sprintf("it disconnected while applying tier %d (%s)", t.number, strings.Join(cut, ", "))
+	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Cause: wu.Error(), Applied: applied, Failed: cut,
+		Unreachable: true, Resume: o.Resume, Err: wu}
+	if len(cut) > 0 {
+		te.Unit = cut[0]
+		for _, p := range t.units {
+			if p.name == cut[0] {
+				te.Service = p.service
+			}
+		}
+	}
+	r.log().Error(fmt.Sprintf("tier %d: %s", t.number, wu.Error()))
+	return te
 }
 
 // gate polls the health of a tier's services until HEALTHY or DEGRADED, or

@@ -19,6 +19,10 @@ import (
 type WorkerUnavailableError struct {
 	Env, Space, Worker, Condition string
 	LastSeen                      time.Time
+	// During is set when the worker left in the middle of a change (e.g.
+	// "while applying tier 2"): what was applied before stays, nothing more
+	// was changed.
+	During string
 }
 
 func (e *WorkerUnavailableError) Error() string {
@@ -30,9 +34,13 @@ func (e *WorkerUnavailableError) Error() string {
 	if cond == "" {
 		cond = "not connected"
 	}
-	return fmt.Sprintf("%s: the ConfigHub worker %s of space %s is %s (%s); nothing was changed. Start it beside the cluster "+
+	changed := "nothing was changed"
+	if e.During != "" {
+		changed = e.During + "; nothing more was changed"
+	}
+	return fmt.Sprintf("%s: the ConfigHub worker %s of space %s is %s (%s); %s. Start it beside the cluster "+
 		"(cub worker run --space %s %s) or check its Deployment in the cluster, then re-run",
-		e.Env, e.Worker, e.Space, cond, seen, e.Space, e.Worker)
+		e.Env, e.Worker, e.Space, cond, seen, changed, e.Space, e.Worker)
 }
 
 // CheckReady makes sure the environment can be changed before anything is:
@@ -138,27 +146,29 @@ func chooseTarget(targets []confighub.ExtendedTarget, space, slug string) (*Targ
 }
 
 // noTargetError says how to connect a worker (or pick a target) for an
-// environment, with the exact cub commands.
+// environment. The exact cub commands are Steps, printed one per line: an
+// error itself is printed as one line.
 func noTargetError(env traderx.Environment, space, slug string, have []string, spaceExists bool) error {
-	worker := "traderx-worker"
-	var b strings.Builder
 	switch {
 	case slug != "" && len(have) > 0:
-		fmt.Fprintf(&b, "environment %s: space %s has no Kubernetes target %q (it has %s); nothing was changed. Pick one with --target",
+		return inputf("environment %s: space %s has no Kubernetes target %q (it has %s); nothing was changed. Pick one with --target",
 			env.Name, space, slug, strings.Join(have, ", "))
-		return &InputError{Err: fmt.Errorf("%s", b.String())}
 	case len(have) > 1:
-		fmt.Fprintf(&b, "environment %s: space %s has %d Kubernetes targets (%s); nothing was changed. Name the one for %s with --target",
+		return inputf("environment %s: space %s has %d Kubernetes targets (%s); nothing was changed. Name the one for %s with --target",
 			env.Name, space, len(have), strings.Join(have, ", "), env.Name)
-		return &InputError{Err: fmt.Errorf("%s", b.String())}
 	}
-	fmt.Fprintf(&b, "environment %s: no ConfigHub worker serves space %s yet, so its units could not be applied; nothing was changed. "+
-		"Connect a worker to the cluster that runs %s, then re-run install:", env.Name, space, env.Name)
+	worker := "traderx-worker"
+	var steps []string
 	if !spaceExists {
-		fmt.Fprintf(&b, "\n  cub space create %s", space)
+		steps = append(steps, "cub space create "+space)
 	}
-	fmt.Fprintf(&b, "\n  cub worker create --space %s %s", space, worker)
-	fmt.Fprintf(&b, "\n  cub worker run --space %s %s                      # beside the cluster, with its kubeconfig", space, worker)
-	fmt.Fprintf(&b, "\n  # or in the cluster: cub worker install --space %s %s --export | kubectl apply -f -", space, worker)
-	return &InputError{Err: fmt.Errorf("%s", b.String())}
+	steps = append(steps,
+		fmt.Sprintf("cub worker create --space %s %s", space, worker),
+		fmt.Sprintf("cub worker run --space %s %s   # beside the cluster, with its kubeconfig", space, worker),
+		// cub worker install leaves the worker's Secret out of the manifest
+		// unless asked (--include-secret), and its Deployment reads it.
+		fmt.Sprintf("# or in the cluster: cub worker install --space %s %s --export --include-secret | kubectl apply -f -", space, worker))
+	return &InputError{Err: fmt.Errorf("environment %s: no ConfigHub worker serves space %s yet, so its units could not be applied; "+
+		"nothing was changed. Connect a worker to the cluster that runs %s (the commands above), then re-run install", env.Name, space, env.Name),
+		Steps: steps}
 }

@@ -39,6 +39,7 @@ type Hub interface {
 	TagUnits(ctx context.Context, where string, req confighub.UnitTagRequest) ([]confighub.UnitTagResponse, error)
 	ListTargets(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedTarget, error)
 	ListBridgeWorkers(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedBridgeWorker, error)
+	ListBridgeWorkerStatuses(ctx context.Context, spaceID, workerID uuid.UUID) ([]confighub.BridgeWorkerStatus, error)
 }
 
 var _ Hub = (*confighub.Client)(nil)

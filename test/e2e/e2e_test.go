@@ -177,26 +177,49 @@ func TestViewerRoleThroughKubectl(t *testing.T) {
 	}
 }
 
+// hub is the ConfigHub stand-in of a test with its bridge workers, one per
+// environment space (by space slug), applying to the test cluster.
+type hub struct {
+	*confighubtest.Server
+	backend confighubtest.Backend
+	workers map[string]*confighubtest.Worker
+}
+
+// workerOptions shorten the worker's wait before it checks readiness again
+// (30 s, growing to 5 min, on the real worker), so a unit that stays
+// Progressing completes within a test's timeout once its cause is gone.
+var workerOptions = []confighubtest.WorkerOption{confighubtest.WithRetryBackoff(time.Second, 5*time.Second)}
+
 // newHub starts the ConfigHub stand-in with a connected bridge worker in every
 // environment space of project, applying to the test cluster — what an
 // operator sets up (cub space create, cub worker create/run) before install.
-func newHub(t *testing.T, project string) *confighubtest.Server {
+func newHub(t *testing.T, project string) *hub {
 	t.Helper()
-	hub := confighubtest.NewServer()
-	t.Cleanup(hub.Close)
-	var spaces []string
-	for _, e := range traderx.Environments() {
-		spaces = append(spaces, e.Space(project))
-	}
-	backend := confighubtest.NewKubeBackend(confighubtest.SingleCluster(testCluster.Config))
-	ws, err := hub.StartWorkers(context.Background(), backend, nil, spaces...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := &hub{Server: confighubtest.NewServer(), workers: map[string]*confighubtest.Worker{},
+		backend: confighubtest.NewKubeBackend(confighubtest.SingleCluster(testCluster.Config))}
+	t.Cleanup(h.Close)
 	t.Cleanup(func() {
-		for _, w := range ws {
+		for _, w := range h.workers {
 			w.Stop()
 		}
 	})
-	return hub
+	for _, e := range traderx.Environments() {
+		h.startWorker(t, e.Space(project))
+	}
+	return h
+}
+
+// startWorker starts (or, after it stopped, starts again) the worker of a
+// space, as `cub worker run --space <space> worker` does: the same worker,
+// advertising the same target.
+func (h *hub) startWorker(t *testing.T, space string) {
+	t.Helper()
+	if old := h.workers[space]; old != nil {
+		old.Stop()
+	}
+	w, err := h.StartWorker(context.Background(), space, "worker", nil, h.backend, workerOptions...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.workers[space] = w
 }

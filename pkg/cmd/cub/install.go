@@ -2,6 +2,7 @@ package cub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,8 +36,11 @@ func newInstallCommand(g *globals) *cobra.Command {
 (namespace, network-policies, <service>-deployment, <service>-service, ingress)
 and one space per environment whose units are clones with upstream links
 (dev ← base, staging ← dev, prod ← staging) carrying the environment's
-overrides (namespace, replicas, resources), plus a Kubernetes target per
-environment set on every unit. Nothing is applied.
+overrides (namespace, replicas, resources). Every unit of an environment is
+bound to a Kubernetes target of the worker connected to its space: the one
+--target names, else the only one there. With none, or several and no
+--target, nothing is created: the cub commands that connect a worker are
+printed and the exit code is 2. Nothing is applied.
 
 Idempotent: what exists is kept (base units follow the model; environment
 units keep their own data), so a second run changes nothing and says so.`,
@@ -47,7 +51,7 @@ units keep their own data), so a second run changes nothing and says so.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.envs, "envs", traderx.EnvironmentNames(), "Environments to install, comma-separated")
-	cmd.Flags().StringVar(&o.target, "target", "", "Target slug in each environment space (default <env>-cluster)")
+	cmd.Flags().StringVar(&o.target, "target", "", "Kubernetes target in each environment space, advertised by its worker (default: the space's only one)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
 	_ = cmd.RegisterFlagCompletionFunc("envs", cobra.FixedCompletions(traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -97,6 +101,12 @@ func (o *installOptions) run(ctx context.Context) error {
 	r := s.rollout(nil)
 	res, err := r.Install(ctx, rollout.InstallOptions{Envs: envs, Target: o.target, DryRun: o.dryRun})
 	if err != nil {
+		var ie *rollout.InputError
+		if errors.As(err, &ie) {
+			for _, step := range ie.Steps {
+				fmt.Fprintln(o.g.streams.ErrOut, "  "+step)
+			}
+		}
 		return s.explain(err)
 	}
 	var names []string

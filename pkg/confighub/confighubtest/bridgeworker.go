@@ -159,20 +159,24 @@ func (s *Server) getWorker(r *http.Request) (int, any, error) {
 	return http.StatusOK, s.extWorker(wr), nil
 }
 
+// createWorker is `cub worker create`. Like the other creates it takes
+// allow_exists (CreateBridgeWorkerParams.AllowExists in the SDK's
+// core/openapi/goclient-new/models.gen.go at 41892a1a): with true a duplicate
+// slug answers the existing worker, Secret included, instead of 409.
 func (s *Server) createWorker(r *http.Request) (int, any, error) {
-	sp, err := s.spaceOf(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	var in confighub.BridgeWorker
-	if err := decode(r, &in); err != nil {
+	sp, exists, err := s.createIn(r, &in)
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := checkSlug("bridge worker", in.Slug); err != nil {
 		return 0, nil, err
 	}
-	for _, wr := range s.workers {
-		if wr.w.SpaceID == sp.SpaceID && wr.w.Slug == in.Slug {
+	for _, id := range s.workerOrder {
+		if wr := s.workers[id]; wr.w.SpaceID == sp.SpaceID && wr.w.Slug == in.Slug {
+			if exists {
+				return http.StatusOK, wr.w, nil
+			}
 			return 0, nil, errf(http.StatusConflict, "bridge worker %q already exists in space %s", in.Slug, sp.Slug)
 		}
 	}

@@ -413,6 +413,8 @@ func TestConformance(t *testing.T) {
 		{"duplicate space slug", "POST", "/space", srv.Token, map[string]any{"Slug": "conf-dev"}, http.StatusConflict},
 		{"duplicate unit slug", "POST", "/space/" + dev + "/unit", srv.Token, map[string]any{"Slug": "app", "ToolchainType": "Kubernetes/YAML"}, http.StatusConflict},
 		{"allow_exists not a bool", "POST", "/space" + q("allow_exists", "yes"), srv.Token, map[string]any{"Slug": "conf-dev"}, http.StatusBadRequest},
+		{"duplicate worker slug", "POST", "/space/" + dev + "/bridge_worker", srv.Token, map[string]any{"Slug": "conf-worker"}, http.StatusConflict},
+		{"worker allow_exists not a bool", "POST", "/space/" + dev + "/bridge_worker" + q("allow_exists", "yes"), srv.Token, map[string]any{"Slug": "conf-worker"}, http.StatusBadRequest},
 		{"restore: negative number", "PATCH", unitPath + q("restore", "-1"), srv.Token, map[string]any{}, http.StatusBadRequest},
 		{"restore: unknown name", "PATCH", unitPath + q("restore", "LatestRevisionNum"), srv.Token, map[string]any{}, http.StatusBadRequest},
 		{"restore: Tag without uuid", "PATCH", unitPath + q("restore", "Tag:release-1"), srv.Token, map[string]any{}, http.StatusBadRequest},
@@ -438,9 +440,22 @@ func TestConformance(t *testing.T) {
 		})
 	}
 
-	// allow_exists=true turns a duplicate create into the existing entity.
-	again := c.must("POST", "/space"+q("allow_exists", "true"), map[string]any{"Slug": "conf-dev"})
-	if str(again, "SpaceID") != dev {
-		t.Errorf("allow_exists=true: got space %s, want the existing %s", str(again, "SpaceID"), dev)
+	// allow_exists=true turns a duplicate create into the existing entity,
+	// for every create that takes it.
+	for _, tc := range []struct {
+		path, idField, want string
+		body                map[string]any
+	}{
+		{"/space", "SpaceID", dev, map[string]any{"Slug": "conf-dev"}},
+		{"/space/" + dev + "/unit", "UnitID", clone, map[string]any{"Slug": "app", "ToolchainType": "Kubernetes/YAML"}},
+		{"/space/" + dev + "/target", "TargetID", target, map[string]any{"Slug": "conf-target", "BridgeWorkerID": w.ID.String(),
+			"ToolchainType": "Kubernetes/YAML", "ProviderType": "Kubernetes"}},
+		{"/space/" + dev + "/tag", "TagID", tag, map[string]any{"Slug": "release-1"}},
+		{"/space/" + dev + "/bridge_worker", "BridgeWorkerID", w.ID.String(), map[string]any{"Slug": "conf-worker"}},
+	} {
+		again := c.must("POST", tc.path+q("allow_exists", "true"), tc.body)
+		if got := str(again, tc.idField); got != tc.want {
+			t.Errorf("POST %s?allow_exists=true: got %s %s, want the existing %s", tc.path, tc.idField, got, tc.want)
+		}
 	}
 }
