@@ -16,6 +16,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -259,12 +260,12 @@ func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Env
 		plan = append(plan, planned{eu: eu, name: u.Name, service: u.Service, tier: u.Tier, order: i})
 	}
 	if len(missing) > 0 && len(plan) == 0 {
-		return nil, inputf("environment %s is not installed in ConfigHub (space %s has none of its units): run `cub traderx install --envs %s`",
-			env.Name, sp.Slug, env.Name)
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s has none of its units): run `%s`",
+			env.Name, sp.Slug, r.next(hint.Install(env.Name)))
 	}
 	if len(missing) > 0 {
-		return nil, inputf("environment %s is missing %d units in space %s (%s): run `cub traderx install --envs %s`",
-			env.Name, len(missing), sp.Slug, check.Examples(missing), env.Name)
+		return nil, inputf("environment %s is missing %d units in space %s (%s): run `%s`",
+			env.Name, len(missing), sp.Slug, check.Examples(missing), r.next(hint.Install(env.Name)))
 	}
 	for s := range bySlug {
 		out = append(out, s)
@@ -317,7 +318,8 @@ func (r *Rollout) preflight(ctx context.Context, sp *confighub.Space, plan []pla
 			continue
 		}
 		if u.TargetID == uuid.Nil {
-			problems = append(problems, fmt.Sprintf("unit %s has no target (run `cub traderx install`)", p.name))
+			problems = append(problems, fmt.Sprintf("unit %s has no target (run `%s`)", p.name, r.next(hint.Install())))
+
 			continue
 		}
 		if len(u.ApplyGates) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -127,7 +128,11 @@ func (r *Rollout) audit() audit.Recorder {
 	return r.Audit
 }
 
+// next is a command to suggest, in the project this rollout works in.
+func (r *Rollout) next(c hint.Command) string { return c.InProject(r.project()).String() }
+
 func (r *Rollout) project() string {
+
 	if r.Project == "" {
 		return traderx.DefaultProject
 	}

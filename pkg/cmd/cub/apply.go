@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -79,21 +79,6 @@ func (o *applyOptions) validate(name string) (traderx.Environment, error) {
 	return env, o.applyFlags.validate()
 }
 
-// resume is the command that continues this rollout.
-func (o *applyOptions) resume(env traderx.Environment, project string) string {
-	parts := []string{"cub traderx apply", env.Name}
-	if len(o.services) > 0 {
-		parts = append(parts, "--services", strings.Join(o.services, ","))
-	}
-	if o.g.project != "" {
-		parts = append(parts, "--project", project)
-	}
-	if env.Protected {
-		parts = append(parts, "--yes")
-	}
-	return strings.Join(parts, " ")
-}
-
 func (o *applyOptions) run(ctx context.Context, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -123,7 +108,8 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	r := s.rollout(gate)
 	r.User = user
 	opts := o.applyFlags.options(o.g)
-	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun, o.resume(env, s.project)
+	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun,
+		hint.Apply(env.Name, o.services...).InProject(s.project).String()
 	opts.NoRefresh = o.noRefresh
 	res, err := r.Apply(ctx, env, opts)
 	if err != nil {

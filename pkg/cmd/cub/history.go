@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -95,7 +96,8 @@ func writeHistory(w io.Writer, format string, env traderx.Environment, rels []ro
 		return err
 	}
 	if len(rels) == 0 {
-		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `cub traderx apply %s` records one\n", env.Name, env.Name)
+		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `%s` records one\n", env.Name, hint.Apply(env.Name))
+
 		return err
 	}
 	t := table.New("")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -115,8 +116,10 @@ func (o *installOptions) run(ctx context.Context) error {
 	case len(res.Changes) == 0:
 		fmt.Fprintf(out, "nothing to change: project %s is installed (%s; %d units)\n", s.project, strings.Join(res.Spaces, ", "), res.Units)
 	default:
-		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units). Next: cub traderx apply %s\n",
-			strings.Join(names, ", "), s.project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, names[0])
+		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units). Next: %s\n",
+			strings.Join(names, ", "), s.project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units,
+			hint.Apply(names[0]).InProject(s.project))
+
 		secretHelp(o.g.streams.ErrOut, envs)
 	}
 	s.log.Logger().Info("log: " + s.log.Path())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -77,7 +78,7 @@ func (o *rollbackOptions) complete(args []string) (traderx.Environment, int, err
 	n := 0
 	if len(args) == 2 {
 		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
-			return env, 0, cli.Usagef("release must be a positive number, got %q (see `cub traderx history %s`)", args[1], env.Name)
+			return env, 0, cli.Usagef("release must be a positive number, got %q (see `%s`)", args[1], hint.History(env.Name))
 		}
 	}
 	if _, err := traderx.LookupServices(o.services); err != nil {
@@ -121,7 +122,8 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		// Say exactly where it stopped before the error: what was restored
 		// and applied is the state a re-run starts from.
 		_ = writeRollback(o.g.streams.Out, "table", re.Result)
-		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `%s` to complete it\n", rollout.RollbackCommand(env, re.Result.Target.Number, o.services))
+		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `%s` to complete it\n",
+			hint.Rollback(env.Name, re.Result.Target.Number, o.services...).InProject(s.project))
 	}
 	if err != nil {
 		return s.explain(err)
@@ -130,8 +132,9 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if !res.DryRun && res.Verdict == check.VerdictUnhealthy {
-		return cli.Failed(fmt.Errorf("%s is UNHEALTHY after the rollback to release %d: %s (run `kubectl traderx health %s`)",
-			env.Name, res.Target.Number, res.Reason, env.Name))
+		return cli.Failed(fmt.Errorf("%s is UNHEALTHY after the rollback to release %d: %s (run `%s`)",
+			env.Name, res.Target.Number, res.Reason, hint.Health(env.Name)))
+
 	}
 	return nil
 }
