@@ -272,7 +272,7 @@ func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Env
 	}
 	if len(out) > 0 && len(services) == 0 {
 		sort.Strings(out)
-		r.log().Warn(fmt.Sprintf("%s: units not in the TraderX model are left alone: %s", env.Name, strings.Join(out, ", ")))
+		r.log().Warn(fmt.Sprintf("%s: %d units not in the TraderX model are left alone: %s", env.Name, len(out), check.Examples(out)))
 	}
 	return plan, nil
 }
@@ -356,7 +356,8 @@ func (r *Rollout) preflight(ctx context.Context, sp *confighub.Space, plan []pla
 		}
 	}
 	if len(problems) > 0 {
-		return inputf("%s: nothing was applied: %s", sp.Slug, strings.Join(problems, "; "))
+		return inputf("%s: nothing was applied: %s", sp.Slug, check.ExamplesJoined(problems, "; "))
+
 	}
 	return nil
 }

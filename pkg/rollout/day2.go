@@ -107,7 +107,8 @@ func (e *RefusedError) Error() string {
 		}
 		parts = append(parts, p)
 	}
-	return fmt.Sprintf("%s: refused, nothing was written: the change fails %d validation(s): %s", e.Env, len(e.Checks), strings.Join(parts, "; "))
+	return fmt.Sprintf("%s: refused, nothing was written: the change fails %d validation(s): %s", e.Env, len(e.Checks), check.ExamplesJoined(parts, "; "))
+
 }
 
 // rollbackCommand is what the user runs to undo a failed change: the
