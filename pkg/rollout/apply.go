@@ -201,6 +201,13 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	}
 	for _, t := range tiers {
 		tr, err := r.applyTier(ctx, sp, env, t, o)
+		if !o.DryRun {
+			done, note := tierEnd(tr)
+			if err != nil {
+				note = "failed: " + note
+			}
+			r.step(Step{Name: tierName(t), Done: done, Total: len(tr.Units), Note: note, End: true, Failed: err != nil})
+		}
 		res.Tiers = append(res.Tiers, tr)
 		for _, u := range tr.Units {
 			switch u.Outcome {
@@ -409,7 +416,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	for _, u := range tr.Units {
 		switch u.Outcome {
 		case UnitSkipped:
-			log.Info(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
+			log.Debug(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
 		case UnitPlanned:
 			log.Info(fmt.Sprintf("tier %d: would apply %s revision %d%s", t.number, u.Unit, u.Revision, repairNote(u.Repair)))
 		case UnitUntouchd:
@@ -426,8 +433,12 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		for _, i := range todo {
 			names = append(names, t.units[i].name)
 		}
-		log.Info(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
+		log.Debug(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
 	}
+	name := tierName(t)
+	var mu sync.Mutex
+	done := len(t.units) - len(todo)
+	r.step(Step{Name: name, Done: done, Total: len(t.units), Note: "applying"})
 	// The worker completes an apply only once its objects are ready, so a
 	// crash-looping Deployment never completes: a watchdog reads the tier's
 	// new pods meanwhile and stops the wait on a failure waiting cannot cure.
@@ -449,6 +460,10 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 				return
 			}
 			ur.Outcome, ur.Revision = UnitApplied, rev
+			mu.Lock()
+			done++
+			r.step(Step{Name: name, Done: done, Total: len(t.units), Note: "applying"})
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
@@ -499,7 +514,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
 	}
 	if len(t.services) == 0 {
-		log.Info(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
+		log.Debug(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
 		return tr, nil
 	}
 	rep, err := r.gate(ctx, env, t, o)
@@ -539,7 +554,7 @@ func (r *Rollout) applyUnit(ctx context.Context, sp *confighub.Space, env trader
 		rev, err := r.applyOnce(ctx, sp, p, o)
 		r.record("apply", env.Name, []string{p.name}, map[string]int64{p.name: rev}, start, err)
 		if err == nil {
-			r.log().Info(fmt.Sprintf("tier %d: applied %s revision %d", p.tier, p.name, rev))
+			r.log().Debug(fmt.Sprintf("tier %d: applied %s revision %d", p.tier, p.name, rev))
 			return rev, attempt, nil
 		}
 		if attempt > o.Retries || !retryable(err) || ctx.Err() != nil {
@@ -675,7 +690,9 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 	lastReason := ""
 	var healthySince time.Time
 	announced := false
-	log.Info(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
+	log.Debug(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
+	name := tierName(t)
+	r.step(Step{Name: name, Note: "waiting for health"})
 	for {
 		rep, err := r.Gate.Check(ctx, env, t.services)
 		if err != nil {
@@ -708,7 +725,8 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 		switch {
 		case ok && !stable:
 			if !announced {
-				log.Info(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
+				log.Debug(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
+				r.step(Step{Name: name, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, o.Settle)})
 				announced = true
 			}
 		case stable:
@@ -716,14 +734,16 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 			if rep.Verdict == check.VerdictDegraded {
 				log.Warn(msg + ": " + rep.Reason)
 			} else {
-				log.Info(msg)
+				log.Debug(msg)
 			}
 			return rep, nil
 		case timedOut:
 			return rep, r.gateFailure(env, t, o, rep)
 		}
 		if !ok && rep.Reason != lastReason {
-			log.Info(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			log.Debug(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			r.step(Step{Name: name, Note: "waiting: " + rep.Reason})
+
 			lastReason = rep.Reason
 		}
 		if err := clock.Sleep(ctx, o.PollInterval); err != nil {

@@ -102,6 +102,9 @@ type Rollout struct {
 	Project string
 	// User is recorded on releases; looked up with Hub.Me when empty.
 	User string
+	// Progress hears each step of an apply or install (nil: nobody).
+	Progress Progress
+
 
 	// ready remembers the spaces CheckReady passed in this run.
 	ready map[uuid.UUID]bool

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -87,6 +89,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	start := o.g.env.Clock.Now()
 	s, err := o.g.open("apply")
 	if err != nil {
 		return err
@@ -122,7 +125,13 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 		}
 		return s.explain(err)
 	}
-	out := o.g.streams.Out
+	writeApplySummary(o.g.streams.Out, env.Name, res, o.g.env.Clock.Now().Sub(start))
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}
+
+// writeApplySummary is the paragraph an apply ends with, on stdout.
+func writeApplySummary(out io.Writer, env string, res *rollout.ApplyResult, took time.Duration) {
 	switch {
 	case res.DryRun:
 		n := 0
@@ -133,16 +142,15 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 				}
 			}
 		}
-		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env.Name, n, res.Skipped)
+		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env, n, res.Skipped)
 	case res.Applied == 0:
-		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at their head revision; health verified; no release recorded\n", env.Name, res.Skipped)
+		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at their head revision; health verified; no release recorded\n", env, res.Skipped)
 	default:
 		rel := ""
 		if res.Release != nil {
 			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
 		}
-		fmt.Fprintf(out, "%s: applied %d units, %d already live, %d tiers healthy%s\n", env.Name, res.Applied, res.Skipped, len(res.Tiers), rel)
+		fmt.Fprintf(out, "%s: applied %d units, %d already live, %d tiers healthy in %s%s\n", env, res.Applied, res.Skipped, len(res.Tiers),
+			took.Round(time.Second), rel)
 	}
-	s.log.Logger().Info("log: " + s.log.Path())
-	return nil
 }

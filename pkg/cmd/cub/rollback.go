@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -148,18 +148,19 @@ func writeRollback(w io.Writer, format string, res *rollout.RollbackResult) erro
 		mode = " (dry run: nothing changed)"
 	}
 	fmt.Fprintf(w, "Rollback of %s to release %d — %s%s\n", res.Environment, res.Target.Number, res.Target.Description, mode)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "UNIT\tREVISION\tRESULT\tAPPLIED")
+	t := table.New("")
+	t.Row("UNIT", "REVISION", "RESULT", "APPLIED")
 	for _, u := range res.Units {
 		rev := fmt.Sprintf("%d → %d", u.From, u.To)
 		if u.NewHead > 0 {
 			rev += fmt.Sprintf(" (new head %d)", u.NewHead)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Unit, rev, u.Outcome, dash(u.Applied))
+		t.Row(u.Unit, rev, u.Outcome, dash(u.Applied))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Render(w); err != nil {
 		return err
 	}
+
 	if res.Verdict != "" {
 		fmt.Fprintf(w, "Health after rollback: %s — %s\n", res.Verdict, res.Reason)
 	}
