@@ -281,5 +281,6 @@ func ExamplesJoined(items []string, sep string) string {
 	if len(items) <= 3 {
 		return strings.Join(items, sep)
 	}
-	return fmt.Sprintf("%s%s and %d more", strings.Join(items[:3], sep), sep, len(items)-3)
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], sep), len(items)-3)
+
 }

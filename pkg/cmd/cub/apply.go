@@ -144,7 +144,8 @@ func writeApplySummary(out io.Writer, env string, res *rollout.ApplyResult, took
 		}
 		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env, n, res.Skipped)
 	case res.Applied == 0:
-		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at their head revision; health verified; no release recorded\n", env, res.Skipped)
+		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at head; health verified; no release recorded\n", env, res.Skipped)
+
 	default:
 		rel := ""
 		if res.Release != nil {

@@ -140,7 +140,8 @@ func writeInstallSummary(out io.Writer, project string, envs []traderx.Environme
 	case len(res.Changes) == 0:
 		fmt.Fprintf(out, "nothing to change: project %s is installed (%s; %d units)\n", project, strings.Join(res.Spaces, ", "), res.Units)
 	default:
-		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units) in %s. Next: %s\n",
+		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units) in %s.\nNext: %s\n",
+
 			strings.Join(names, ", "), project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, took.Round(time.Second),
 			hint.Apply(names[0]).InProject(project))
 	}
