@@ -105,7 +105,6 @@ type Rollout struct {
 	// Progress hears each step of an apply or install (nil: nobody).
 	Progress Progress
 
-
 	// ready remembers the spaces CheckReady passed in this run.
 	ready map[uuid.UUID]bool
 }

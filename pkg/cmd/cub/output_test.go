@@ -178,7 +178,6 @@ func TestErrorTexts(t *testing.T) {
 		{"set-image on a blue-green service, another project", rollout.BlueGreenImageError(prod, svc, "acme")},
 		{"change not healthy", &rollout.ChangeError{Env: "dev", Description: "set-image trade-service 1.2.0",
 			Rollback: "cub traderx rollback dev --services trade-service", RollbackAll: "cub traderx rollback dev", Err: te}},
-
 	} {
 		fmt.Fprintf(&b, "== %s\n%s\n", e.name, e.err)
 	}

@@ -79,7 +79,6 @@ func (s *session) rollout(gate rollout.Gate) *rollout.Rollout {
 	return r
 }
 
-
 // whoami checks the credentials (GET /me) and records the user on the log.
 func (s *session) whoami(ctx context.Context) (string, error) {
 	m, err := s.client.Me(ctx)
