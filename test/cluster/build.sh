@@ -46,15 +46,6 @@ run_with_progress() {
 
 mkdir -p "$bin"
 
-# One build at a time per cache: parallel callers (several clones, or test
-# packages starting together) wait here instead of compiling Kubernetes twice
-# over and racing on the same output files.
-exec 9>"${out}/.build.lock"
-if ! flock -n 9; then
-	log "another build of this cache is running; waiting for it"
-	flock 9
-fi
-
 kube_ldflags="-X k8s.io/component-base/version.gitVersion=${K8S_VERSION}"
 kube_ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
 kube_ldflags+=" -X k8s.io/component-base/version.gitMinor=37"
