@@ -274,9 +274,13 @@ func (r Report) fails(f FailOn) bool {
 
 // Examples names at most three items and counts the rest, so a message about
 // any number of units stays one line.
-func Examples(items []string) string {
+func Examples(items []string) string { return ExamplesJoined(items, ", ") }
+
+// ExamplesJoined is Examples with another separator ("; " between sentences).
+func ExamplesJoined(items []string, sep string) string {
 	if len(items) <= 3 {
-		return strings.Join(items, ", ")
+		return strings.Join(items, sep)
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], ", "), len(items)-3)
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:3], sep), len(items)-3)
+
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -197,7 +198,7 @@ func (e *evaluator) namespace() bool {
 	switch {
 	case e.s.NamespaceObject == nil:
 		c.Status, c.Message = check.StatusFail, "namespace "+e.s.Namespace+" not found"
-		c.Hint = fmt.Sprintf("is the context right (--context)? Otherwise install the environment: cub traderx apply %s", e.env.Name)
+		c.Hint = "is the context right (--context)? Otherwise install the environment: " + hint.Apply(e.env.Name).String()
 	case !e.s.NamespaceActive():
 		c.Status, c.Message = check.StatusFail, fmt.Sprintf("namespace %s is %s", e.s.Namespace, e.s.NamespaceObject.Status.Phase)
 		c.Hint = "the namespace is being deleted; wait for it to go, then re-apply the environment"
@@ -240,7 +241,7 @@ func (e *evaluator) deployment(svc traderx.Service, name string) {
 	if d == nil {
 		e.add(check.Check{Suite: SuiteDeployment, Name: "deployment-exists", Target: svc.Name, Status: check.StatusFail,
 			Message: "Deployment " + name + " not found",
-			Hint:    fmt.Sprintf("re-apply the service: cub traderx apply %s --services %s", e.env.Name, svc.Name)})
+			Hint:    "re-apply the service: " + hint.Apply(e.env.Name, svc.Name).String()})
 	} else {
 		e.add(check.Check{Suite: SuiteDeployment, Name: "deployment-exists", Target: svc.Name, Status: check.StatusPass,
 			Message: "Deployment " + name + " exists"})
@@ -257,7 +258,7 @@ func (e *evaluator) rollout(svc traderx.Service, d *appsv1.Deployment) {
 	}
 	if want == 0 {
 		c.Status, c.Message = check.StatusFail, "Deployment "+d.Name+" is scaled to zero"
-		c.Hint = fmt.Sprintf("scale it back through ConfigHub: cub traderx apply %s --services %s", e.env.Name, svc.Name)
+		c.Hint = "scale it back through ConfigHub: " + hint.Apply(e.env.Name, svc.Name).String()
 		e.add(c)
 		return
 	}
@@ -270,7 +271,7 @@ func (e *evaluator) rollout(svc traderx.Service, d *appsv1.Deployment) {
 		c.Status, c.Message = check.StatusPass, "rollout complete: "+counts
 	case res.Status == status.FailedStatus:
 		c.Status, c.Message = check.StatusFail, "rollout failed: "+res.Message+" ("+counts+")"
-		c.Hint = fmt.Sprintf("kubectl -n %s describe deployment %s; roll back with: cub traderx rollback %s", d.Namespace, d.Name, e.env.Name)
+		c.Hint = fmt.Sprintf("kubectl -n %s describe deployment %s; roll back with: %s", d.Namespace, d.Name, hint.Rollback(e.env.Name, 0))
 	case d.Status.AvailableReplicas == 0:
 		c.Status, c.Message = check.StatusFail, "no replica available: "+res.Message+" ("+counts+")"
 		c.Hint = "see the pods checks of this service for the cause"
@@ -340,7 +341,7 @@ func (e *evaluator) pods(svc traderx.Service, d *appsv1.Deployment) {
 	e.add(podCheck(svc.Name, CheckPodsFailed, check.StatusFail, failed, "no failed pods",
 		fmt.Sprintf("kubectl -n %s describe pod %s", ns, first(failed))))
 	e.add(podCheck(svc.Name, CheckPodsCrashLoop, check.StatusFail, crash, "no crash-looping containers",
-		fmt.Sprintf("kubectl -n %s logs %s --previous; if a change caused it: cub traderx rollback %s", ns, first(crash), e.env.Name)))
+		fmt.Sprintf("kubectl -n %s logs %s --previous; if a change caused it: %s", ns, first(crash), hint.Rollback(e.env.Name, 0))))
 	e.add(podCheck(svc.Name, CheckPodsImagePull, check.StatusFail, pull, "images pulled",
 		"check the image tag exists in "+traderx.ImageRepository+" and the node can reach the registry"))
 	e.add(podCheck(svc.Name, "pods-oomkilled", check.StatusWarn, oom, "no OOMKilled containers",
@@ -416,7 +417,7 @@ func (e *evaluator) serviceEndpoints(svc traderx.Service) {
 	if s == nil {
 		e.add(check.Check{Suite: SuiteService, Name: "service-exists", Target: svc.Name, Status: check.StatusFail,
 			Message: "Service " + svc.Name + " not found: its dependents cannot reach it",
-			Hint:    fmt.Sprintf("re-apply it: cub traderx apply %s --services %s", e.env.Name, svc.Name)})
+			Hint:    "re-apply it: " + hint.Apply(e.env.Name, svc.Name).String()})
 		return
 	}
 	e.add(check.Check{Suite: SuiteService, Name: "service-exists", Target: svc.Name, Status: check.StatusPass,
@@ -463,7 +464,8 @@ func (e *evaluator) ingress() {
 		c := check.Check{Suite: SuiteIngress, Name: "ingress-exists", Target: "ingress/" + name}
 		if ing == nil {
 			c.Status, c.Message = check.StatusFail, "Ingress "+name+" not found: the front end is unreachable"
-			c.Hint = fmt.Sprintf("re-apply it: cub traderx apply %s", e.env.Name)
+			c.Hint = "re-apply it: " + hint.Apply(e.env.Name).String()
+
 			e.add(c)
 			continue
 		}

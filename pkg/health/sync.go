@@ -8,6 +8,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -52,11 +53,11 @@ func syncChecks(ctx context.Context, src SyncSource, env traderx.Environment) []
 	if err != nil {
 		return []check.Check{{Suite: SuiteConfigHub, Name: "sync", Target: "confighub", Status: check.StatusWarn,
 			Message: "cannot read ConfigHub: " + err.Error(),
-			Hint:    "check CUB_SERVER/CUB_TOKEN (cub auth login) and that the environment is installed: cub traderx install"}}
+			Hint:    "check CUB_SERVER/CUB_TOKEN (cub auth login) and that the environment is installed: " + hint.Install(env.Name).String()}}
 	}
 	if len(units) == 0 {
 		return []check.Check{{Suite: SuiteConfigHub, Name: "sync", Target: "confighub", Status: check.StatusWarn,
-			Message: "no units in ConfigHub for " + env.Name, Hint: "install the environment: cub traderx install"}}
+			Message: "no units in ConfigHub for " + env.Name, Hint: "install the environment: " + hint.Install(env.Name).String()}}
 	}
 	var out []check.Check
 	for _, u := range units {
@@ -64,10 +65,10 @@ func syncChecks(ctx context.Context, src SyncSource, env traderx.Environment) []
 		switch {
 		case u.Live == 0:
 			c.Status, c.Message = check.StatusWarn, fmt.Sprintf("never applied (head %d)", u.Head)
-			c.Hint = "cub traderx apply " + env.Name
+			c.Hint = hint.Apply(env.Name).String()
 		case u.Head != u.Live:
 			c.Status, c.Message = check.StatusWarn, fmt.Sprintf("unapplied changes: head %d, live %d", u.Head, u.Live)
-			c.Hint = "cub traderx apply " + env.Name + " (or cub traderx status " + env.Name + " to see them)"
+			c.Hint = hint.Apply(env.Name).String() + " (or " + hint.Status(env.Name).String() + " to see them)"
 		default:
 			c.Status, c.Message = check.StatusPass, fmt.Sprintf("head = live = %d", u.Head)
 		}
@@ -81,7 +82,7 @@ func syncChecks(ctx context.Context, src SyncSource, env traderx.Environment) []
 // says SKIP and why rather than claiming "not drifted".
 func driftCheck(units []UnitSync, env traderx.Environment) check.Check {
 	c := check.Check{Suite: SuiteConfigHub, Name: "drift", Target: "confighub"}
-	refresh := "cub traderx status " + env.Name + " --refresh"
+	refresh := hint.StatusRefresh(env.Name).String()
 	var drifted, unknown []string
 	var oldest time.Time
 	firstWhy := ""
@@ -104,7 +105,8 @@ func driftCheck(units []UnitSync, env traderx.Environment) check.Check {
 	case len(drifted) > 0:
 		c.Status = check.StatusWarn
 		c.Message = fmt.Sprintf("live objects of %d unit(s) changed outside ConfigHub: %s", len(drifted), check.Examples(drifted))
-		c.Hint = "re-apply head to undo the change: cub traderx apply " + env.Name
+		c.Hint = "re-apply head to undo the change: " + hint.Apply(env.Name).String()
+
 	case len(unknown) > 0:
 		c.Status, c.Hint = check.StatusSkip, refresh
 		c.Message = fmt.Sprintf("drift unknown for %d of %d units (%s)", len(unknown), len(units), firstWhy)

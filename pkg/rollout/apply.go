@@ -15,6 +15,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -199,6 +200,13 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	}
 	for _, t := range tiers {
 		tr, err := r.applyTier(ctx, sp, env, t, o)
+		if !o.DryRun {
+			done, note := tierEnd(tr)
+			if err != nil {
+				note = "failed: " + note
+			}
+			r.step(Step{Name: tierName(t), Done: done, Total: len(tr.Units), Note: note, End: true, Failed: err != nil})
+		}
 		res.Tiers = append(res.Tiers, tr)
 		for _, u := range tr.Units {
 			switch u.Outcome {
@@ -258,19 +266,19 @@ func (r *Rollout) plan(ctx context.Context, sp *confighub.Space, env traderx.Env
 		plan = append(plan, planned{eu: eu, name: u.Name, service: u.Service, tier: u.Tier, order: i})
 	}
 	if len(missing) > 0 && len(plan) == 0 {
-		return nil, inputf("environment %s is not installed in ConfigHub (space %s has none of its units): run `cub traderx install --envs %s`",
-			env.Name, sp.Slug, env.Name)
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s has none of its units): run `%s`",
+			env.Name, sp.Slug, r.next(hint.Install(env.Name)))
 	}
 	if len(missing) > 0 {
-		return nil, inputf("environment %s is missing %d units in space %s (%s): run `cub traderx install --envs %s`",
-			env.Name, len(missing), sp.Slug, check.Examples(missing), env.Name)
+		return nil, inputf("environment %s is missing %d units in space %s (%s): run `%s`",
+			env.Name, len(missing), sp.Slug, check.Examples(missing), r.next(hint.Install(env.Name)))
 	}
 	for s := range bySlug {
 		out = append(out, s)
 	}
 	if len(out) > 0 && len(services) == 0 {
 		sort.Strings(out)
-		r.log().Warn(fmt.Sprintf("%s: units not in the TraderX model are left alone: %s", env.Name, strings.Join(out, ", ")))
+		r.log().Warn(fmt.Sprintf("%s: %d units not in the TraderX model are left alone: %s", env.Name, len(out), check.Examples(out)))
 	}
 	return plan, nil
 }
@@ -316,7 +324,8 @@ func (r *Rollout) preflight(ctx context.Context, sp *confighub.Space, plan []pla
 			continue
 		}
 		if u.TargetID == uuid.Nil {
-			problems = append(problems, fmt.Sprintf("unit %s has no target (run `cub traderx install`)", p.name))
+			problems = append(problems, fmt.Sprintf("unit %s has no target (run `%s`)", p.name, r.next(hint.Install())))
+
 			continue
 		}
 		if len(u.ApplyGates) > 0 {
@@ -353,7 +362,8 @@ func (r *Rollout) preflight(ctx context.Context, sp *confighub.Space, plan []pla
 		}
 	}
 	if len(problems) > 0 {
-		return inputf("%s: nothing was applied: %s", sp.Slug, strings.Join(problems, "; "))
+		return inputf("%s: nothing was applied: %s", sp.Slug, check.ExamplesJoined(problems, "; "))
+
 	}
 	return nil
 }
@@ -405,7 +415,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	for _, u := range tr.Units {
 		switch u.Outcome {
 		case UnitSkipped:
-			log.Info(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
+			log.Debug(fmt.Sprintf("tier %d: skip %s: live at head revision %d", t.number, u.Unit, u.Revision))
 		case UnitPlanned:
 			log.Info(fmt.Sprintf("tier %d: would apply %s revision %d%s", t.number, u.Unit, u.Revision, repairNote(u.Repair)))
 		case UnitUntouchd:
@@ -422,8 +432,12 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		for _, i := range todo {
 			names = append(names, t.units[i].name)
 		}
-		log.Info(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
+		log.Debug(fmt.Sprintf("tier %d: applying %s", t.number, strings.Join(names, ", ")))
 	}
+	name := tierName(t)
+	var mu sync.Mutex
+	done := len(t.units) - len(todo)
+	r.step(Step{Name: name, Done: done, Total: len(t.units), Note: "applying"})
 	// The worker completes an apply only once its objects are ready, so a
 	// crash-looping Deployment never completes: a watchdog reads the tier's
 	// new pods meanwhile and stops the wait on a failure waiting cannot cure.
@@ -448,6 +462,10 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 				return
 			}
 			ur.Outcome, ur.Revision = UnitApplied, rev
+			mu.Lock()
+			done++
+			r.step(Step{Name: name, Done: done, Total: len(t.units), Note: "applying"})
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
@@ -502,7 +520,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
 	}
 	if len(t.services) == 0 {
-		log.Info(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
+		log.Debug(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
 		return tr, nil
 	}
 	rep, err := r.gate(ctx, env, t, o)

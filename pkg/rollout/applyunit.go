@@ -20,7 +20,7 @@ func (r *Rollout) applyUnit(ctx context.Context, sp *confighub.Space, env trader
 		rev, err := r.applyOnce(ctx, sp, p, o)
 		r.record("apply", env.Name, []string{p.name}, map[string]int64{p.name: rev}, start, err)
 		if err == nil {
-			r.log().Info(fmt.Sprintf("tier %d: applied %s revision %d", p.tier, p.name, rev))
+			r.log().Debug(fmt.Sprintf("tier %d: applied %s revision %d", p.tier, p.name, rev))
 			return rev, attempt, nil
 		}
 		if attempt > o.Retries || !retryable(err) || ctx.Err() != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -145,7 +146,7 @@ func (e *BlueGreenError) Error() string {
 	case e.RolledBack:
 		msg += fmt.Sprintf("; rolled back: Service %s selects %s again, %s scaled to zero", e.Service, e.From, e.To)
 	case e.RollbackErr != nil:
-		msg += fmt.Sprintf("; the automatic rollback failed too: %v; bring it to a consistent state with: cub traderx blue-green abort %s %s", e.RollbackErr, e.Service, e.Env)
+		msg += fmt.Sprintf("; the automatic rollback failed too: %v; bring it to a consistent state with: %s", e.RollbackErr, hint.BlueGreenAbort(e.Service, e.Env))
 	}
 	return msg
 }
@@ -223,12 +224,12 @@ func (r *Rollout) BlueGreen(ctx context.Context, env traderx.Environment, o Blue
 	phase := PhaseDeploy
 	if run := st.Run; run != nil {
 		if run.Version != o.Version {
-			return nil, inputf("a blue-green of %s to version %s (from %s, started %s) is unfinished in %s: re-run it with version %s to resume, or run `cub traderx blue-green abort %s %s`",
-				svc.Name, run.Version, run.Previous, run.Started, env.Name, run.Version, svc.Name, env.Name)
+			return nil, inputf("a blue-green of %s to version %s (from %s, started %s) is unfinished in %s: resume it with `%s`, or run `%s`",
+				svc.Name, run.Version, run.Previous, run.Started, env.Name, r.next(hint.BlueGreen(svc.Name, run.Version, env.Name)), r.next(hint.BlueGreenAbort(svc.Name, env.Name)))
 		}
 		if run.Phase == PhaseRollback {
-			return nil, inputf("the blue-green of %s to %s in %s was interrupted while rolling back: finish it with `cub traderx blue-green abort %s %s`",
-				svc.Name, run.Version, env.Name, svc.Name, env.Name)
+			return nil, inputf("the blue-green of %s to %s in %s was interrupted while rolling back: finish it with `%s`",
+				svc.Name, run.Version, env.Name, r.next(hint.BlueGreenAbort(svc.Name, env.Name)))
 		}
 		res.From, res.To, res.Resumed, phase = run.Previous, traderx.OtherColour(run.Previous), true, run.Phase
 	} else if st.Colour(res.From).Image == svc.Image(o.Version) {
@@ -319,8 +320,8 @@ func (b *blueGreen) run(ctx context.Context, phase string, deploy Edit) error {
 	}
 	b.logf("phase 6/6 standby: %s serves %s; %s stays up for %s before it is scaled to zero", to, b.o.Version, from, standby)
 	if err := b.r.clock().Sleep(ctx, standby); err != nil {
-		return fmt.Errorf("interrupted during the standby of %s (the switch to %s succeeded): re-run the command or run `cub traderx blue-green abort %s %s` to scale %s to zero: %w",
-			from, to, b.svc.Name, b.env.Name, from, err)
+		return fmt.Errorf("interrupted during the standby of %s (the switch to %s succeeded): re-run the command or run `%s` to scale %s to zero: %w",
+			from, to, b.r.next(hint.BlueGreenAbort(b.svc.Name, b.env.Name)), from, err)
 	}
 	if err := b.r.setPhase(ctx, b.st, PhaseDecommission); err != nil {
 		return err
@@ -345,8 +346,8 @@ func (b *blueGreen) fail(ctx context.Context, phase string, err error) error {
 	be := &BlueGreenError{Env: b.env.Name, Service: b.svc.Name, Version: b.o.Version, From: b.res.From, To: b.res.To,
 		Phase: phase, Reason: err.Error(), Err: err}
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s: blue-green %s interrupted in phase %s: re-run the same command to resume, or run `cub traderx blue-green abort %s %s`: %w",
-			b.env.Name, b.svc.Name, phase, b.svc.Name, b.env.Name, ctx.Err())
+		return fmt.Errorf("%s: blue-green %s interrupted in phase %s: re-run the same command to resume, or run `%s`: %w",
+			b.env.Name, b.svc.Name, phase, b.r.next(hint.BlueGreenAbort(b.svc.Name, b.env.Name)), ctx.Err())
 	}
 	var ie *InputError
 	if errors.As(err, &ie) {

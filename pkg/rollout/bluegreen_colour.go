@@ -11,6 +11,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -96,7 +97,7 @@ func (r *Rollout) applyUnits(ctx context.Context, sp *confighub.Space, env trade
 			continue
 		}
 		if u.TargetID == uuid.Nil {
-			return inputf("unit %s has no target (run `cub traderx install`)", slug)
+			return inputf("unit %s has no target (run `%s`)", slug, r.next(hint.Install()))
 		}
 		p := planned{eu: eu, name: slug, service: svc.Name, tier: traderx.TierOf(svc.Name)}
 		if _, _, err := r.applyUnit(ctx, sp, env, p, ao); err != nil {

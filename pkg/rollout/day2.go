@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -103,21 +104,18 @@ func (e *RefusedError) Error() string {
 		}
 		parts = append(parts, p)
 	}
-	return fmt.Sprintf("%s: refused, nothing was written: the change fails %d validation(s): %s", e.Env, len(e.Checks), strings.Join(parts, "; "))
+	return fmt.Sprintf("%s: refused, nothing was written: the change fails %d validation(s): %s", e.Env, len(e.Checks), check.ExamplesJoined(parts, "; "))
+
 }
 
 // rollbackCommand is what the user runs to undo a failed change: the
 // service's units back to the last release, or (no service) the whole
 // environment.
 func (r *Rollout) rollbackCommand(env traderx.Environment, service string) string {
-	c := "cub traderx rollback " + env.Name
-	if service != "" {
-		c += " --services " + service
+	if service == "" {
+		return r.next(hint.Rollback(env.Name, 0))
 	}
-	if r.project() != traderx.DefaultProject {
-		c += " --project " + r.project()
-	}
-	return c
+	return r.next(hint.Rollback(env.Name, 0, service))
 }
 
 // change runs a day-2 operation: the edits are computed first without
@@ -238,9 +236,9 @@ func (r *Rollout) SetImage(ctx context.Context, env traderx.Environment, o SetIm
 		return nil, &InputError{Err: err}
 	}
 	if svc.BlueGreen && !o.AllColours {
-		return nil, inputf("%s is a blue-green service: deploy a new version to the standby colour with `cub traderx blue-green %s %s ...` "+
-			"and switch when it is healthy, or pass --all-colours to change both colours in place", svc.Name, env.Name, svc.Name)
+		return nil, &InputError{Err: BlueGreenImageError(env, svc, r.project())}
 	}
+
 	mutate := func(objs []*unstructured.Unstructured) error {
 		d, err := deploymentIn(objs)
 		if err != nil {
@@ -396,4 +394,12 @@ func (r *Rollout) Restart(ctx context.Context, env traderx.Environment, o Restar
 		return unstructured.SetNestedStringMap(d.Object, ann, "spec", "template", "metadata", "annotations")
 	}}
 	return r.change(ctx, env, svc, fmt.Sprintf("restart %s at %s", svc.DeploymentName(colour), at), o.ChangeOptions, nil, edit)
+}
+
+// BlueGreenImageError refuses set-image on a blue-green service without
+// --all-colours, naming both ways forward.
+func BlueGreenImageError(env traderx.Environment, svc traderx.Service, project string) error {
+	return fmt.Errorf("%s is a blue-green service: deploy a new version to the standby colour and switch when it is healthy with `%s`, "+
+		"or change both colours in place with `%s`", svc.Name,
+		hint.BlueGreen(svc.Name, hint.Version, env.Name).InProject(project), hint.SetImage(env.Name, svc.Name, hint.Tag, true).InProject(project))
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -109,7 +110,7 @@ func (r *Rollout) space(ctx context.Context, env traderx.Environment) (*confighu
 	slug := env.Space(r.project())
 	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
 	if confighub.IsNotFound(err) {
-		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `cub traderx install --envs %s`", env.Name, slug, env.Name)
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `%s`", env.Name, slug, r.next(hint.Install(env.Name)))
 	}
 	return sp, err
 }
@@ -125,7 +126,8 @@ func (r *Rollout) unitBySlug(ctx context.Context, sp *confighub.Space, slug stri
 		return nil, fmt.Errorf("read unit %s/%s: %w", sp.Slug, slug, err)
 	}
 	if len(list) == 0 || list[0].Unit == nil {
-		return nil, inputf("unit %s not found in space %s: run `cub traderx install`", slug, sp.Slug)
+		return nil, inputf("unit %s not found in space %s: run `%s`", slug, sp.Slug, r.next(hint.Install()))
+
 	}
 	eu := &list[0]
 	if len(eu.Unit.Data) == 0 {

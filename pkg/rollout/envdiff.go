@@ -12,6 +12,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/diff"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -260,7 +261,8 @@ func (r *Rollout) DiffLive(ctx context.Context, env traderx.Environment, service
 	for _, mu := range units {
 		u := bySlug[mu.Name]
 		if u == nil {
-			return nil, inputf("unit %s not found in space %s: run `cub traderx install --envs %s`", mu.Name, sp.Slug, env.Name)
+			return nil, inputf("unit %s not found in space %s: run `%s`", mu.Name, sp.Slug, r.next(hint.Install(env.Name)))
+
 		}
 		head := u.Data
 		if len(head) == 0 && u.HeadRevisionNum > 0 {

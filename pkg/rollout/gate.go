@@ -101,7 +101,9 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 	lastReason := ""
 	var healthySince time.Time
 	announced := false
-	log.Info(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
+	log.Debug(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
+	name := tierName(t)
+	r.step(Step{Name: name, Note: "waiting for health"})
 	for {
 		rep, err := r.Gate.Check(ctx, env, t.services)
 		if err != nil {
@@ -134,7 +136,8 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 		switch {
 		case ok && !stable:
 			if !announced {
-				log.Info(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
+				log.Debug(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
+				r.step(Step{Name: name, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, o.Settle)})
 				announced = true
 			}
 		case stable:
@@ -142,14 +145,15 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 			if rep.Verdict == check.VerdictDegraded {
 				log.Warn(msg + ": " + rep.Reason)
 			} else {
-				log.Info(msg)
+				log.Debug(msg)
 			}
 			return rep, nil
 		case timedOut:
 			return rep, r.gateFailure(env, t, o, rep)
 		}
 		if !ok && rep.Reason != lastReason {
-			log.Info(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			log.Debug(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			r.step(Step{Name: name, Note: "waiting: " + rep.Reason})
 			lastReason = rep.Reason
 		}
 		if err := clock.Sleep(ctx, o.PollInterval); err != nil {

@@ -173,13 +173,34 @@ func (r *Rollout) Install(ctx context.Context, o InstallOptions) (*InstallResult
 	return in.res, nil
 }
 
+// change records a step; the console shows it with -v (the result lists
+// every change, and Progress counts them).
 func (in *installer) change(c Change) {
 	in.res.Changes = append(in.res.Changes, c)
 	if in.o.DryRun {
-		in.r.log().Info("would " + c.String())
+		in.r.log().Debug("would " + c.String())
 	} else {
-		in.r.log().Info(upperFirst(c.String()))
+		in.r.log().Debug(upperFirst(c.String()))
 	}
+}
+
+// progress tells Progress how far the units of a space are, with the
+// changes made in it so far.
+func (in *installer) progress(slug string, done, total int, end bool) {
+	if in.o.DryRun {
+		return
+	}
+	n := 0
+	for _, c := range in.res.Changes {
+		if c.Space == slug {
+			n++
+		}
+	}
+	note := fmt.Sprintf("%d changes", n)
+	if end && n == 0 {
+		note = "up to date"
+	}
+	in.r.step(Step{Name: "space " + slug, Done: done, Total: total, Note: note, End: end})
 }
 
 func upperFirst(s string) string {
@@ -236,7 +257,8 @@ func (in *installer) baseUnits(ctx context.Context, sp *confighub.Space, slug st
 	if err != nil {
 		return err
 	}
-	for _, u := range units {
+	for i, u := range units {
+		in.progress(slug, i, len(units), false)
 		in.res.Units++
 		data, err := manifests.EncodeYAML(u.Objects)
 		if err != nil {
@@ -272,6 +294,7 @@ func (in *installer) baseUnits(ctx context.Context, sp *confighub.Space, slug st
 			return err
 		}
 	}
+	in.progress(slug, len(units), len(units), true)
 	return nil
 }
 
@@ -336,7 +359,8 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	if err != nil {
 		return err
 	}
-	for _, u := range units {
+	for i, u := range units {
+		in.progress(slug, i, len(units), false)
 		in.res.Units++
 		data, err := manifests.EncodeYAML(u.Objects)
 		if err != nil {
@@ -395,6 +419,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 			return err
 		}
 	}
+	in.progress(slug, len(units), len(units), true)
 	return nil
 }
 

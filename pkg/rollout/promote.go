@@ -2,14 +2,17 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/diff"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -58,6 +61,9 @@ type PromoteResult struct {
 // re-run continues an interrupted promotion.
 func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o PromoteOptions) (*PromoteResult, error) {
 	res := &PromoteResult{From: from.Name, To: to.Name, DryRun: o.DryRun}
+	if err := r.checkChain(from, to); err != nil {
+		return nil, err
+	}
 	src, err := r.space(ctx, from)
 	if err != nil {
 		return nil, err
@@ -104,9 +110,10 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 		}
 	}
 	if len(broken) > 0 {
-		return nil, inputf("refusing to promote %s → %s: these units are not downstream of %s: %s",
-			from.Name, to.Name, src.Slug, strings.Join(broken, ", "))
+		return nil, inputf("refusing to promote %s → %s: %d of %d units of %s are not downstream of %s (%s); `%s` links them again",
+			from.Name, to.Name, len(broken), len(dstUnits), dst.Slug, src.Slug, check.Examples(broken), r.next(hint.Install(to.Name)))
 	}
+
 	for _, p := range todo {
 		pu := PromoteUnit{Unit: p.unit.Slug, From: p.unit.UpstreamRevisionNum, To: p.up.HeadRevisionNum}
 		before, err := r.revisionDataByNum(ctx, src, p.up, p.unit.UpstreamRevisionNum)
@@ -187,4 +194,29 @@ func (r *Rollout) revisionDataByNum(ctx context.Context, sp *confighub.Space, u 
 		return nil, fmt.Errorf("revision %d of %s/%s not found", n, sp.Slug, u.Slug)
 	}
 	return r.revisionBytes(ctx, sp.SpaceID, u.UnitID, revs[0].Revision)
+}
+
+// checkChain refuses a promotion the environments' upstream links cannot
+// carry — only one step down the chain is one — with the chain and what to
+// type instead, before anything is read from ConfigHub.
+func (r *Rollout) checkChain(from, to traderx.Environment) error {
+	if to.Upstream == from.Name {
+		return nil
+	}
+	chain := []string{"base"}
+	for _, e := range traderx.Environments() {
+		chain = append(chain, e.Name)
+	}
+	msg := fmt.Sprintf("cannot promote %s into %s: changes move %s, one step at a time; ", from.Name, to.Name, strings.Join(chain, " → "))
+	if to.Upstream == "" {
+		msg += fmt.Sprintf("%s is the first environment: its units follow base, which `%s` keeps at the model", to.Name, r.next(hint.Install(to.Name)))
+	} else {
+		msg += fmt.Sprintf("%s takes its changes from %s: `%s`", to.Name, to.Upstream, r.next(hint.Promote(to.Upstream, to.Name)))
+	}
+	for _, e := range traderx.Environments() {
+		if e.Upstream == from.Name && e.Name != to.Name {
+			msg += fmt.Sprintf("; %s's changes move on with `%s`", from.Name, r.next(hint.Promote(from.Name, e.Name)))
+		}
+	}
+	return &InputError{Err: errors.New(msg)}
 }

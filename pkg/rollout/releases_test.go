@@ -359,11 +359,12 @@ func TestPromote(t *testing.T) {
 	if res.Apply == nil || res.Apply.Release == nil || res.Apply.Release.Description != "promote from dev (release 2)" {
 		t.Errorf("release: %+v", res.Apply)
 	}
-	// prod is downstream of staging, not of dev: refused, naming the link.
+	// prod is downstream of staging, not of dev: refused, naming the chain.
 	prodBefore := w.heads("prod")
 	_, err = w.r.Promote(w.ctx, w.env("dev"), w.env("prod"), rollout.PromoteOptions{})
 	var ie *rollout.InputError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "not downstream of traderx-dev") || !strings.Contains(err.Error(), "traderx-prod/namespace (upstream traderx-staging/namespace)") {
+	if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), "cannot promote dev into prod: changes move base → dev → staging → prod") {
+
 		t.Errorf("promote dev prod: %v", err)
 	}
 	if !mapsEqual(prodBefore, w.heads("prod")) {

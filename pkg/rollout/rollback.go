@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -158,7 +159,7 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	ao := o.Apply
 	ao.Services, ao.Reverse, ao.ChangeDesc = o.Services, true, desc
 	if ao.Resume == "" {
-		ao.Resume = RollbackCommand(env, target.Number, o.Services)
+		ao.Resume = r.next(hint.Rollback(env.Name, target.Number, o.Services...))
 	}
 	ar, err := r.Apply(ctx, env, ao)
 	res.Apply = ar
@@ -210,12 +211,13 @@ func markApplied(res *RollbackResult, ar *ApplyResult) {
 // pickRelease finds release n, or the one before the latest when n is 0.
 func pickRelease(env traderx.Environment, releases []ReleaseInfo, n int) (*ReleaseInfo, error) {
 	if len(releases) == 0 {
-		return nil, inputf("%s has no recorded releases yet: a release is recorded by every successful `cub traderx apply %s`", env.Name, env.Name)
+		return nil, inputf("%s has no recorded releases yet: every successful `%s` records one", env.Name, hint.Apply(env.Name))
 	}
-	var nums []string
-	for _, r := range releases {
+	var nums []string // newest first: the ones a user most likely meant
+	for _, r := range slices.Backward(releases) {
 		nums = append(nums, fmt.Sprint(r.Number))
 	}
+
 	if n == 0 {
 		if len(releases) < 2 {
 			return nil, inputf("%s has only release %d: there is no previous release to roll back to", env.Name, releases[0].Number)
@@ -227,7 +229,7 @@ func pickRelease(env traderx.Environment, releases []ReleaseInfo, n int) (*Relea
 			return &releases[i], nil
 		}
 	}
-	return nil, inputf("%s has no release %d (releases: %s); see `cub traderx history %s`", env.Name, n, strings.Join(nums, ", "), env.Name)
+	return nil, inputf("%s has no release %d (releases: %s); see `%s`", env.Name, n, check.Examples(nums), hint.History(env.Name))
 }
 
 // atRelease reports whether every unit of the release holds its data at head.
@@ -280,16 +282,4 @@ func revisionData(revs []confighub.Revision, num int64) []byte {
 		}
 	}
 	return nil
-}
-
-// RollbackCommand is the command that (re)runs a rollback to release n.
-func RollbackCommand(env traderx.Environment, n int, services []string) string {
-	cmd := fmt.Sprintf("cub traderx rollback %s %d", env.Name, n)
-	if len(services) > 0 {
-		cmd += " --services " + strings.Join(services, ",")
-	}
-	if env.Protected {
-		cmd += " --yes"
-	}
-	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -102,6 +103,8 @@ type Rollout struct {
 	Project string
 	// User is recorded on releases; looked up with Hub.Me when empty.
 	User string
+	// Progress hears each step of an apply or install (nil: nobody).
+	Progress Progress
 
 	// ready remembers the spaces CheckReady passed in this run.
 	ready map[uuid.UUID]bool
@@ -128,7 +131,11 @@ func (r *Rollout) audit() audit.Recorder {
 	return r.Audit
 }
 
+// next is a command to suggest, in the project this rollout works in.
+func (r *Rollout) next(c hint.Command) string { return c.InProject(r.project()).String() }
+
 func (r *Rollout) project() string {
+
 	if r.Project == "" {
 		return traderx.DefaultProject
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -67,7 +68,8 @@ func (r *Rollout) Status(ctx context.Context, env traderx.Environment, o StatusO
 	slug := env.Space(r.project())
 	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
 	if confighub.IsNotFound(err) {
-		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `cub traderx install --envs %s`", env.Name, slug, env.Name)
+		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `%s`", env.Name, slug, r.next(hint.Install(env.Name)))
+
 	}
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 )
 
@@ -60,7 +61,7 @@ func confighubSpaceSuite(v *view) []check.Check {
 	target := "space/" + st.Space
 	if !st.SpaceFound {
 		return []check.Check{fail(SuiteConfigHubSpace, "space-exists", target,
-			"create the spaces and units: cub traderx install",
+			"create the spaces and units: "+hint.Install(v.env.Name).String(),
 			"space %s not found in ConfigHub", st.Space)}
 	}
 	return []check.Check{pass(SuiteConfigHubSpace, "space-exists", target, "space %s exists with %d units", st.Space, len(st.Units))}
@@ -99,7 +100,7 @@ func confighubUnitsSuite(v *view) []check.Check {
 			out = append(out, pass(suite, name, target, "unit %s exists (head revision %d)", u, eu.Unit.HeadRevisionNum))
 			continue
 		}
-		out = append(out, fail(suite, name, target, "create the missing units: cub traderx install",
+		out = append(out, fail(suite, name, target, "create the missing units: "+hint.Install(v.env.Name).String(),
 			"unit %s not found in space %s", u, st.Space))
 	}
 	return out
@@ -118,7 +119,7 @@ func confighubSyncSuite(v *view) []check.Check {
 	if err != nil {
 		return []check.Check{fail(suite, name, "space/"+st.Space, "", "cannot render the expected units: %v", err)}
 	}
-	apply := fmt.Sprintf("apply the unit: cub traderx apply %s", v.env.Name)
+	apply := "apply the unit: " + hint.Apply(v.env.Name).String()
 	var out []check.Check
 	for _, slug := range want {
 		eu, ok := st.Units[slug]
@@ -156,9 +157,10 @@ func driftCheck(env, target string, d confighub.Drift) check.Check {
 	const name = "not-drifted"
 	switch {
 	case !d.Known:
-		return skip(SuiteConfigHubSync, name, target, "drift unknown: "+d.Why+" (cub traderx status "+env+" --refresh)")
+		return skip(SuiteConfigHubSync, name, target, "drift unknown: "+d.Why+" ("+hint.StatusRefresh(env).String()+")")
 	case d.Drifted:
-		return fail(SuiteConfigHubSync, name, target, "re-apply head to undo the change: cub traderx apply "+env,
+		return fail(SuiteConfigHubSync, name, target, "re-apply head to undo the change: "+hint.Apply(env).String(),
+
 			"live objects changed outside ConfigHub (refreshed %s)", d.RefreshedAt.UTC().Format(time.RFC3339))
 	}
 	return pass(SuiteConfigHubSync, name, target, "no drift at the last refresh (%s)", d.RefreshedAt.UTC().Format(time.RFC3339))

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -26,17 +27,17 @@ func namespaceSuite(v *view) []check.Check {
 		out = append(out, pass(suite, "exists", target, "the input defines namespace %s", v.namespace))
 	case v.live:
 		out = append(out, fail(suite, "exists", target,
-			fmt.Sprintf("check --context and -n, or deploy the environment: cub traderx apply %s", v.env.Name),
+			"check --context and -n, or deploy the environment: "+hint.Apply(v.env.Name).String(),
 			"namespace %s not found", v.namespace))
 	default:
-		hint := "include the namespace unit in the input"
+		fix := "include the namespace unit in the input"
 		if other := v.otherNamespaces(); len(other) > 0 {
-			hint = fmt.Sprintf("the manifests were made for another environment; render them for %s (-n sets the namespace)", v.env.Name)
-			out = append(out, fail(suite, "exists", target, hint, "the input defines namespace %s, not %s",
+			fix = fmt.Sprintf("the manifests were made for another environment; render them for %s (-n sets the namespace)", v.env.Name)
+			out = append(out, fail(suite, "exists", target, fix, "the input defines namespace %s, not %s",
 				strings.Join(other, ", "), v.namespace))
 			break
 		}
-		out = append(out, fail(suite, "exists", target, hint, "the input has no Namespace %s", v.namespace))
+		out = append(out, fail(suite, "exists", target, fix, "the input has no Namespace %s", v.namespace))
 	}
 
 	switch {
@@ -105,7 +106,8 @@ var requiredLabels = []string{
 func labelsSuite(v *view) []check.Check {
 	const suite = SuiteLabels
 	var out []check.Check
-	hint := "render the manifests from the model: kubectl traderx manifests " + v.env.Name
+	render := "render the manifests from the model: " + hint.Manifests(v.env.Name).String()
+
 	for _, o := range v.objects {
 		problems := labelProblems(o.labels, v.serviceOf(o))
 		if o.kind == "Deployment" {
@@ -115,7 +117,7 @@ func labelsSuite(v *view) []check.Check {
 				}
 			}
 		}
-		out = append(out, result(suite, "required-labels", o.target(), strings.Join(problems, "; "), hint,
+		out = append(out, result(suite, "required-labels", o.target(), strings.Join(problems, "; "), render,
 			"app, name, part-of, version and tier labels set"))
 	}
 	for _, m := range v.deploymentsInOrder() {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/netpol"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -249,7 +250,7 @@ func endpointsSuite(v *view) []check.Check {
 			continue
 		}
 		out = append(out, fail(suite, "ready-endpoints", target,
-			fmt.Sprintf("see which pods are not ready: kubectl traderx health %s", v.env.Name),
+			"see which pods are not ready: "+hint.Health(v.env.Name).String(),
 			"no ready endpoints: every request to %s fails", s.Name))
 	}
 	return out
@@ -396,7 +397,7 @@ func backendPort(p networkingv1.ServiceBackendPort) string {
 func networkPolicySuite(v *view) []check.Check {
 	const suite = SuiteNetworkPolicy
 	target := "namespace/" + v.namespace
-	hint := v.applyHint(manifests.NetworkPoliciesUnit)
+	fix := v.applyHint(manifests.NetworkPoliciesUnit)
 	nsLabels := map[string]string{"kubernetes.io/metadata.name": v.namespace}
 	if v.ns != nil {
 		maps.Copy(nsLabels, v.ns.Labels)
@@ -439,7 +440,7 @@ func networkPolicySuite(v *view) []check.Check {
 		}
 	}
 	if deny == "" {
-		out = append(out, fail(suite, "default-deny", target, hint,
+		out = append(out, fail(suite, "default-deny", target, fix,
 			"no default-deny ingress policy (empty podSelector, no rules): a pod no other policy selects accepts traffic from anywhere"))
 	} else {
 		isolated := 0
@@ -452,7 +453,7 @@ func networkPolicySuite(v *view) []check.Check {
 	}
 
 	if len(v.policies) == 0 {
-		out = append(out, fail(suite, "no-allow-all", target, hint,
+		out = append(out, fail(suite, "no-allow-all", target, fix,
 			"no NetworkPolicy: the namespace is open, every pod accepts traffic from any pod of any namespace"))
 	} else {
 		strangers := []struct {
@@ -517,7 +518,8 @@ func networkPolicySuite(v *view) []check.Check {
 		}
 	}
 	out = append(out, result(suite, "no-extra-edges", target, missingList("admits calls the model does not have:", extra),
-		"admit only the model's dependency edges (kubectl traderx manifests "+v.env.Name+" shows the policies)",
+		"admit only the model's dependency edges ("+hint.Manifests(v.env.Name).String()+" shows the policies)",
+
 		"only the model's dependency edges are admitted"))
 	return out
 }

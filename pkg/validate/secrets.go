@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -85,7 +86,8 @@ func secretRefs(suite, target, env string, m modelled) check.Check {
 	}
 	if len(problems) > 0 {
 		return fail(suite, "secret-references", target,
-			fmt.Sprintf("restore the secretKeyRef entries the model renders (kubectl traderx manifests %s)", env),
+			fmt.Sprintf("restore the secretKeyRef entries the model renders (%s)", hint.Manifests(env)),
+
 			"%s", strings.Join(problems, "; "))
 	}
 	var names []string

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -23,7 +24,7 @@ func (v *view) applyHint(unit string) string {
 	if v.live {
 		return fmt.Sprintf("re-apply the %s unit from ConfigHub (cub unit apply)", unit)
 	}
-	return fmt.Sprintf("take the %s unit from the model: kubectl traderx manifests %s", unit, v.env.Name)
+	return fmt.Sprintf("take the %s unit from the model: %s", unit, hint.Manifests(v.env.Name))
 }
 
 // 04-replicas: every expected Deployment exists with the environment's
@@ -101,7 +102,8 @@ func replicasSuite(v *view) []check.Check {
 			continue
 		}
 		out = append(out, fail(suite, "running-replicas", target,
-			fmt.Sprintf("see why: kubectl traderx health %s; kubectl describe deployment %s -n %s", v.env.Name, w.name, v.namespace),
+			fmt.Sprintf("see why: %s; kubectl describe deployment %s -n %s", hint.Health(v.env.Name), w.name, v.namespace),
+
 			"%d/%d available (%d ready, %d updated)", avail, want, w.d.Status.ReadyReplicas, w.d.Status.UpdatedReplicas))
 	}
 	return out

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -79,21 +81,6 @@ func (o *applyOptions) validate(name string) (traderx.Environment, error) {
 	return env, o.applyFlags.validate()
 }
 
-// resume is the command that continues this rollout.
-func (o *applyOptions) resume(env traderx.Environment, project string) string {
-	parts := []string{"cub traderx apply", env.Name}
-	if len(o.services) > 0 {
-		parts = append(parts, "--services", strings.Join(o.services, ","))
-	}
-	if o.g.project != "" {
-		parts = append(parts, "--project", project)
-	}
-	if env.Protected {
-		parts = append(parts, "--yes")
-	}
-	return strings.Join(parts, " ")
-}
-
 func (o *applyOptions) run(ctx context.Context, name string) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -102,6 +89,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	start := o.g.env.Clock.Now()
 	s, err := o.g.open("apply")
 	if err != nil {
 		return err
@@ -123,7 +111,8 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	r := s.rollout(gate)
 	r.User = user
 	opts := o.applyFlags.options(o.g)
-	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun, o.resume(env, s.project)
+	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun,
+		hint.Apply(env.Name, o.services...).InProject(s.project).String()
 	opts.NoRefresh = o.noRefresh
 	res, err := r.Apply(ctx, env, opts)
 	if err != nil {
@@ -136,7 +125,13 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 		}
 		return s.explain(err)
 	}
-	out := o.g.streams.Out
+	writeApplySummary(o.g.streams.Out, env.Name, res, o.g.env.Clock.Now().Sub(start))
+	s.log.Logger().Info("log: " + s.log.Path())
+	return nil
+}
+
+// writeApplySummary is the paragraph an apply ends with, on stdout.
+func writeApplySummary(out io.Writer, env string, res *rollout.ApplyResult, took time.Duration) {
 	switch {
 	case res.DryRun:
 		n := 0
@@ -147,16 +142,16 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 				}
 			}
 		}
-		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env.Name, n, res.Skipped)
+		fmt.Fprintf(out, "dry run: %s: %d units would be applied, %d are live at head; nothing changed\n", env, n, res.Skipped)
 	case res.Applied == 0:
-		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at their head revision; health verified; no release recorded\n", env.Name, res.Skipped)
+		fmt.Fprintf(out, "%s: nothing to apply: all %d units are live at head; health verified; no release recorded\n", env, res.Skipped)
+
 	default:
 		rel := ""
 		if res.Release != nil {
 			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
 		}
-		fmt.Fprintf(out, "%s: applied %d units, %d already live, %d tiers healthy%s\n", env.Name, res.Applied, res.Skipped, len(res.Tiers), rel)
+		fmt.Fprintf(out, "%s: applied %d units, %d already live, %d tiers healthy in %s%s\n", env, res.Applied, res.Skipped, len(res.Tiers),
+			took.Round(time.Second), rel)
 	}
-	s.log.Logger().Info("log: " + s.log.Path())
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/diff"
 	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -398,8 +399,10 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 		fmt.Fprintf(w, "cluster: Service %s selects %s, %d ready endpoint(s)%s\n", st.Service, st.LiveSelector, st.ReadyEndpoints, note)
 	}
 	if r := st.Run; r != nil {
-		fmt.Fprintf(w, "unfinished run: to %s from %s, phase %s, started %s — re-run `cub traderx blue-green %s %s %s` or `cub traderx blue-green abort %s %s`\n",
-			r.Version, r.Previous, r.Phase, dash(r.Started), st.Service, r.Version, st.Environment, st.Service, st.Environment)
+		fmt.Fprintf(w, "unfinished run: to %s from %s, phase %s, started %s — re-run `%s` or `%s`\n",
+			r.Version, r.Previous, r.Phase, dash(r.Started), hint.BlueGreen(st.Service, r.Version, st.Environment),
+			hint.BlueGreenAbort(st.Service, st.Environment))
+
 	}
 	return nil
 }

@@ -317,7 +317,8 @@ func TestBlueGreenInterruptedOnControlPlane(t *testing.T) {
 		t.Errorf("status of an interrupted run: %s", r)
 	}
 	r = h.run("", bgArgs("3.0.0")...)
-	if r.code != 2 || !strings.Contains(r.stderr, "re-run it with version 2.0.0 to resume") {
+	if r.code != 2 || !strings.Contains(r.stderr, "resume it with `cub traderx blue-green "+bgService+" 2.0.0 dev`") {
+
 		t.Errorf("another version during an unfinished run: %s", r)
 	}
 	r = h.run("", "blue-green", "abort", bgService, "dev", "--retry-delay", "50ms")

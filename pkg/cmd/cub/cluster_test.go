@@ -26,6 +26,15 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "installed dev, staging, prod of project traderx") {
 		t.Fatalf("install: %s", r)
 	}
+	// Without a terminal: a line per space, no line per unit (that is -v).
+	for _, want := range []string{"✓ space traderx-base  ", "✓ space traderx-prod  "} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("install progress lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "Create unit") {
+		t.Errorf("install printed per-unit lines without -v:\n%s", r.stderr)
+	}
 	units := h.units("traderx-dev")
 	base := h.units("traderx-base")
 	ns := units[manifests.NamespaceUnit]
@@ -46,15 +55,18 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("apply dev: %s", r)
 	}
-	for _, want := range []string{"tier 0: applying namespace", "tier 4: web-front-end-angular ", "recorded release 1"} {
+	for _, want := range []string{"✓ tier 0 (namespace)  1/1  1 applied", "✓ tier 4 (web-front-end-angular)  ", "recorded release 1"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
-	// Console lines carry a timestamp and level.
-	if !strings.HasPrefix(r.stderr, "[20") || !strings.Contains(strings.SplitN(r.stderr, "\n", 2)[0], "] INFO: ") {
-		t.Errorf("console line format: %q", strings.SplitN(r.stderr, "\n", 2)[0])
+	// Console lines carry a timestamp and level (progress lines do not).
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(l, "recorded release 1") && (!strings.HasPrefix(l, "[20") || !strings.Contains(l, "] INFO: ")) {
+			t.Errorf("console line format: %q", l)
+		}
 	}
+
 	if err := testcluster.WaitDeploymentsAvailable(h.ctx, testCluster.Client, "traderx-dev", time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +92,7 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "nothing to change") {
 		t.Fatalf("second install: %s", r)
 	}
-	r = h.run("", "apply", "dev")
+	r = h.run("", "apply", "dev", "-v")
 	if r.code != 0 || !strings.Contains(r.stdout, "nothing to apply") || !strings.Contains(r.stderr, "skip namespace: live at head revision 2") {
 		t.Fatalf("second apply: %s", r)
 	}
@@ -181,7 +193,7 @@ func TestTierFailureStopsAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := h.run("", "apply", "staging", "--timeout", "25s", "--settle", "12s")
+	r := h.run("", "apply", "staging", "--timeout", "25s", "--settle", "12s", "-v")
 	if r.code != 1 {
 		t.Fatalf("apply with a crash-looping tier: want exit 1: %s", r)
 	}
@@ -205,7 +217,8 @@ func TestTierFailureStopsAndResumes(t *testing.T) {
 	if _, err := h.client.PatchUnit(h.ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": good, "LastChangeDescription": "fix it"}, confighub.UnitUpdateParams{}); err != nil {
 		t.Fatal(err)
 	}
-	r = h.run("", "apply", "staging", "--timeout", "60s", "--settle", "2s")
+	r = h.run("", "apply", "staging", "--timeout", "60s", "--settle", "2s", "-v")
+
 	if r.code != 0 {
 		t.Fatalf("resume: %s", r)
 	}

@@ -152,8 +152,9 @@ func TestHalfAppliedTierIsReported(t *testing.T) {
 	}
 	// Fixed: the resume skips what is live.
 	h.workers["traderx-dev"].FailApplies("trade-feed-service", "", 0)
-	r = h.run("", "apply", "dev")
+	r = h.run("", "apply", "dev", "-v")
 	if r.code != 0 || !strings.Contains(r.stderr, "tier 1: skip database-deployment: live at head revision 2") ||
+
 		!strings.Contains(r.stderr, "tier 1: applying trade-feed-service\n") {
 		t.Fatalf("resume: %s", r)
 	}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -95,13 +97,14 @@ func writeHistory(w io.Writer, format string, env traderx.Environment, rels []ro
 		return err
 	}
 	if len(rels) == 0 {
-		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `cub traderx apply %s` records one\n", env.Name, env.Name)
+		_, err := fmt.Fprintf(w, "%s has no releases yet: every successful `%s` records one\n", env.Name, hint.Apply(env.Name))
+
 		return err
 	}
 	t := table.New("")
 	t.Row("RELEASE", "TIME", "USER", "DESCRIPTION", "UNITS CHANGED")
 	for _, r := range rels {
-		t.Row(fmt.Sprint(r.Number), when(r.Time), dash(r.User), r.Description, summarize(r.Changed))
+		t.Row(fmt.Sprint(r.Number), when(r.Time), dash(r.User), r.Description, dash(check.Examples(r.Changed)))
 	}
 	return t.Render(w)
 }
@@ -136,15 +139,4 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
-}
-
-// summarize keeps a long list of units readable in one table cell.
-func summarize(units []string) string {
-	switch {
-	case len(units) == 0:
-		return "-"
-	case len(units) <= 3:
-		return strings.Join(units, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(units[:3], ", "), len(units)-3)
 }

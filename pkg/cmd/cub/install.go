@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -90,6 +92,7 @@ func (o *installOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	start := o.g.env.Clock.Now()
 	s, err := o.g.open("install")
 	if err != nil {
 		return err
@@ -109,24 +112,8 @@ func (o *installOptions) run(ctx context.Context) error {
 		}
 		return s.explain(err)
 	}
-	var names []string
-	for _, e := range envs {
-		names = append(names, e.Name)
-	}
-	out := o.g.streams.Out
-	switch {
-	case o.dryRun && len(res.Changes) == 0:
-		fmt.Fprintf(out, "dry run: nothing to change: project %s is installed (%s; %d units)\n", s.project, strings.Join(res.Spaces, ", "), res.Units)
-	case o.dryRun:
-		fmt.Fprintf(out, "dry run: %d changes planned, nothing changed:\n", len(res.Changes))
-		for _, c := range res.Changes {
-			fmt.Fprintf(out, "  %s\n", c)
-		}
-	case len(res.Changes) == 0:
-		fmt.Fprintf(out, "nothing to change: project %s is installed (%s; %d units)\n", s.project, strings.Join(res.Spaces, ", "), res.Units)
-	default:
-		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units). Next: cub traderx apply %s\n",
-			strings.Join(names, ", "), s.project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, names[0])
+	writeInstallSummary(o.g.streams.Out, s.project, envs, o.dryRun, res, o.g.env.Clock.Now().Sub(start))
+	if !o.dryRun && len(res.Changes) > 0 {
 		secretHelp(o.g.streams.ErrOut, envs)
 	}
 	s.log.Logger().Info("log: " + s.log.Path())
@@ -143,5 +130,29 @@ func secretHelp(w io.Writer, envs []traderx.Environment) {
 		for _, e := range envs {
 			fmt.Fprintf(w, "  kubectl -n %s create secret generic %s --from-literal=username=<user> --from-literal=password=<password>\n", e.Namespace(), name)
 		}
+	}
+}
+
+// writeInstallSummary is the paragraph an install ends with, on stdout.
+func writeInstallSummary(out io.Writer, project string, envs []traderx.Environment, dryRun bool, res *rollout.InstallResult, took time.Duration) {
+	var names []string
+	for _, e := range envs {
+		names = append(names, e.Name)
+	}
+	switch {
+	case dryRun && len(res.Changes) == 0:
+		fmt.Fprintf(out, "dry run: nothing to change: project %s is installed (%s; %d units)\n", project, strings.Join(res.Spaces, ", "), res.Units)
+	case dryRun:
+		fmt.Fprintf(out, "dry run: %d changes planned, nothing changed:\n", len(res.Changes))
+		for _, c := range res.Changes {
+			fmt.Fprintf(out, "  %s\n", c)
+		}
+	case len(res.Changes) == 0:
+		fmt.Fprintf(out, "nothing to change: project %s is installed (%s; %d units)\n", project, strings.Join(res.Spaces, ", "), res.Units)
+	default:
+		fmt.Fprintf(out, "installed %s of project %s: %d changes (%s; %d units) in %s.\nNext: %s\n",
+
+			strings.Join(names, ", "), project, len(res.Changes), strings.Join(res.Spaces, ", "), res.Units, took.Round(time.Second),
+			hint.Apply(names[0]).InProject(project))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -122,7 +123,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 		}
 	}
 	ao := o.applyFlags.options(o.g)
-	ao.Resume = fmt.Sprintf("cub traderx promote %s %s", from.Name, to.Name)
+	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()
 	res, err := s.rollout(gate).Promote(ctx, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
 	if err != nil {
 		return s.explain(err)
@@ -133,7 +134,9 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "%s: promoted %d units from %s, applied %d; release %d recorded (%s)\n",
 			to.Name, len(res.Units), from.Name, res.Apply.Applied, res.Apply.Release.Number, res.Apply.Release.Description)
 	case o.noApply:
-		fmt.Fprintf(w, "%s: upgraded %d units from %s; not applied: run `cub traderx apply %s`\n", to.Name, len(res.Units), from.Name, to.Name)
+		fmt.Fprintf(w, "%s: upgraded %d units from %s; not applied: run `%s`\n", to.Name, len(res.Units), from.Name,
+			hint.Apply(to.Name).InProject(s.project))
+
 	default:
 		fmt.Fprintf(w, "%s: nothing to promote from %s and nothing to apply\n", to.Name, from.Name)
 	}

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -77,7 +78,7 @@ func (o *rollbackOptions) complete(args []string) (traderx.Environment, int, err
 	n := 0
 	if len(args) == 2 {
 		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
-			return env, 0, cli.Usagef("release must be a positive number, got %q (see `cub traderx history %s`)", args[1], env.Name)
+			return env, 0, cli.Usagef("release must be a positive number, got %q (see `%s`)", args[1], hint.History(env.Name))
 		}
 	}
 	if _, err := traderx.LookupServices(o.services); err != nil {
@@ -121,7 +122,8 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		// Say exactly where it stopped before the error: what was restored
 		// and applied is the state a re-run starts from.
 		_ = writeRollback(o.g.streams.Out, "table", re.Result)
-		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `%s` to complete it\n", rollout.RollbackCommand(env, re.Result.Target.Number, o.services))
+		fmt.Fprintf(o.g.streams.ErrOut, "rollback stopped part way; re-run `%s` to complete it\n",
+			hint.Rollback(env.Name, re.Result.Target.Number, o.services...).InProject(s.project))
 	}
 	if err != nil {
 		return s.explain(err)
@@ -130,8 +132,9 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if !res.DryRun && res.Verdict == check.VerdictUnhealthy {
-		return cli.Failed(fmt.Errorf("%s is UNHEALTHY after the rollback to release %d: %s (run `kubectl traderx health %s`)",
-			env.Name, res.Target.Number, res.Reason, env.Name))
+		return cli.Failed(fmt.Errorf("%s is UNHEALTHY after the rollback to release %d: %s (run `%s`)",
+			env.Name, res.Target.Number, res.Reason, hint.Health(env.Name)))
+
 	}
 	return nil
 }
@@ -145,18 +148,19 @@ func writeRollback(w io.Writer, format string, res *rollout.RollbackResult) erro
 		mode = " (dry run: nothing changed)"
 	}
 	fmt.Fprintf(w, "Rollback of %s to release %d — %s%s\n", res.Environment, res.Target.Number, res.Target.Description, mode)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "UNIT\tREVISION\tRESULT\tAPPLIED")
+	t := table.New("")
+	t.Row("UNIT", "REVISION", "RESULT", "APPLIED")
 	for _, u := range res.Units {
 		rev := fmt.Sprintf("%d → %d", u.From, u.To)
 		if u.NewHead > 0 {
 			rev += fmt.Sprintf(" (new head %d)", u.NewHead)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Unit, rev, u.Outcome, dash(u.Applied))
+		t.Row(u.Unit, rev, u.Outcome, dash(u.Applied))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Render(w); err != nil {
 		return err
 	}
+
 	if res.Verdict != "" {
 		fmt.Fprintf(w, "Health after rollback: %s — %s\n", res.Verdict, res.Reason)
 	}

@@ -24,6 +24,9 @@ type session struct {
 	client  *confighub.Client
 	log     *audit.Log
 	project string
+	// progress shows the steps of applies and installs; console lines pass
+	// through it.
+	progress *progressView
 }
 
 // open resolves the project and credentials, opens the run's log and
@@ -42,27 +45,38 @@ func (g *globals) open(command string) (*session, error) {
 	if dir == "" {
 		dir = audit.DefaultDir(g.env.Getenv, g.env.HomeDir)
 	}
-	log, err := audit.Open(audit.Options{Dir: dir, Command: command, Console: g.streams.ErrOut, Verbose: g.verbose,
+	progress := newProgressView(g.streams.ErrOut, cli.IsTerminal(g.streams.ErrOut), cli.Width(g.streams.ErrOut, g.env.Getenv), g.env.Clock.Now, tick)
+	log, err := audit.Open(audit.Options{Dir: dir, Command: command, Console: progress, Verbose: g.verbose,
 		Secrets: []string{creds.Token}, Now: g.env.Clock.Now})
 	if err != nil {
+		progress.close()
 		return nil, cli.UsageError(err)
 	}
 	opts := append([]confighub.Option{confighub.WithUserAgent(Name + "/" + cli.Build().Version), confighub.WithLogger(log.Logger())},
 		g.env.ClientOptions...)
 	client, err := confighub.New(creds, opts...)
 	if err != nil {
+		progress.close()
 		log.Close()
 		return nil, cli.UsageError(err)
 	}
 	log.Logger().Debug("run", "command", command, "project", project, "credentials", creds, "log", log.Path())
-	return &session{g: g, creds: creds, client: client, log: log, project: project}, nil
+	return &session{g: g, creds: creds, client: client, log: log, project: project, progress: progress}, nil
 }
 
-func (s *session) close() { _ = s.log.Close() }
+func (s *session) close() {
+	s.progress.close()
+	_ = s.log.Close()
+}
 
 // rollout builds the orchestrator; gate may be nil (dry runs, status).
+// With -v the console has every per-unit line instead of the progress.
 func (s *session) rollout(gate rollout.Gate) *rollout.Rollout {
-	return &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project}
+	r := &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project}
+	if !s.g.verbose {
+		r.Progress = s.progress
+	}
+	return r
 }
 
 // whoami checks the credentials (GET /me) and records the user on the log.

@@ -299,8 +299,12 @@ func (o *setImageOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if svc.BlueGreen && !o.allColours {
-		return cli.Usagef("%s is a blue-green service: deploy a new version to the standby colour with `cub traderx blue-green %s %s ...` "+
-			"and switch when it is healthy, or pass --all-colours to change both colours in place", svc.Name, env.Name, svc.Name)
+		project, err := traderx.ResolveProject(o.g.project)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		return cli.UsageError(rollout.BlueGreenImageError(env, svc, project))
+
 	}
 	var labels map[string]string
 	if ctx != nil {

@@ -102,7 +102,9 @@ func TestSetImageStandIn(t *testing.T) {
 
 	// Blue-green services: refused, pointing to blue-green; --all-colours changes both colours.
 	r = h.day2(nil, "", "set-image", "dev", "trade-service", "1.2")
-	if r.code != 2 || !strings.Contains(r.stderr, "cub traderx blue-green dev trade-service") || !strings.Contains(r.stderr, "--all-colours") {
+	if r.code != 2 || !strings.Contains(r.stderr, "`cub traderx blue-green trade-service <version> dev`") ||
+		!strings.Contains(r.stderr, "`cub traderx set-image dev trade-service <tag> --all-colours`") {
+
 		t.Fatalf("blue-green: %s", r)
 	}
 	r = h.day2(nil, "", "set-image", "dev", "trade-service", "1.2", "--all-colours", "--dry-run")
