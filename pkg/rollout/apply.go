@@ -471,16 +471,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	wg.Wait()
 	var stuck *stuckError
 	if errors.As(context.Cause(wctx), &stuck) && ctx.Err() == nil {
-		var applied []string
-		for i := range tr.Units {
-			u := &tr.Units[i]
-			switch u.Outcome {
-			case UnitApplied:
-				applied = append(applied, u.Unit)
-			case UnitFailed:
-				u.Cause = "apply still in progress on the worker (it waits for readiness)"
-			}
-		}
+		applied, _ := tr.cutOff("apply still in progress on the worker (it waits for readiness)")
 		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
 		te.Applied = applied
 		return tr, te
@@ -535,6 +526,22 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		return tr, err
 	}
 	return tr, nil
+}
+
+// cutOff gives every unit of the tier whose apply did not complete the cause
+// of the stop, and returns the applied units and the cut-off ones.
+func (tr *TierResult) cutOff(cause string) (applied, cut []string) {
+	for i := range tr.Units {
+		u := &tr.Units[i]
+		switch u.Outcome {
+		case UnitApplied:
+			applied = append(applied, u.Unit)
+		case UnitFailed:
+			u.Cause = cause
+			cut = append(cut, u.Unit)
+		}
+	}
+	return applied, cut
 }
 
 func repairNote(why string) string {

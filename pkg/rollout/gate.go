@@ -64,17 +64,7 @@ func (r *Rollout) watchWorkers(ctx context.Context, sp *confighub.Space, env tra
 // units whose applies were cut off. A re-run after the worker is back
 // applies them again (see orphaned).
 func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult, wu *WorkerUnavailableError, o ApplyOptions) error {
-	var applied, cut []string
-	for i := range tr.Units {
-		u := &tr.Units[i]
-		switch u.Outcome {
-		case UnitApplied:
-			applied = append(applied, u.Unit)
-		case UnitFailed:
-			u.Cause = "apply cut off: the worker disconnected"
-			cut = append(cut, u.Unit)
-		}
-	}
+	applied, cut := tr.cutOff("apply cut off: the worker disconnected")
 	wu.During = fmt.Sprintf("it disconnected while applying tier %d (%s)", t.number, strings.Join(cut, ", "))
 	te := &TierError{Env: env.Name, Tier: t.number, Services: t.services, Cause: wu.Error(), Applied: applied, Failed: cut,
 		Unreachable: true, Resume: o.Resume, Err: wu}
