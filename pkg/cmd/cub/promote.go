@@ -124,6 +124,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	}
 	ao := o.applyFlags.options(o.g)
 	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()
+	o.g.resume = ao.Resume
 	res, err := s.rollout(gate).Promote(ctx, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
 	if err != nil {
 		return s.explain(err)
