@@ -82,9 +82,6 @@ func (o *applyOptions) validate(name string) (traderx.Environment, error) {
 }
 
 func (o *applyOptions) run(ctx context.Context, name string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	env, err := o.validate(name)
 	if err != nil {
 		return err

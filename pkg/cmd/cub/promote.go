@@ -68,9 +68,6 @@ func completeTwoEnvironments(_ *cobra.Command, args []string, _ string) ([]strin
 }
 
 func (o *promoteOptions) run(ctx context.Context, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	from, err := traderx.LookupEnvironment(args[0])
 	if err != nil {
 		return cli.UsageError(err)

@@ -61,9 +61,6 @@ type changeOp func(ctx context.Context, r *rollout.Rollout, o rollout.ChangeOpti
 // do), 1 the change failed (health gate, validation, refused confirmation),
 // 2 bad input, 3 ConfigHub or the cluster unreachable.
 func runChange(ctx context.Context, g *globals, f *changeFlags, command string, env traderx.Environment, op changeOp) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := g.color.Validate(); err != nil {
 		return err
 	}

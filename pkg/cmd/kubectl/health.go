@@ -146,9 +146,6 @@ func (o *HealthOptions) Validate() error {
 // Run evaluates the environment (repeatedly with --wait, continuously with
 // --watch) and prints the report.
 func (o *HealthOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	client := o.client
 	if client == nil {
 		access, err := cluster.Connect(o.flags)

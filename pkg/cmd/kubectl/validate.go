@@ -141,9 +141,6 @@ func (o *ValidateOptions) Validate() error {
 // Run builds the input, validates it and renders the report; the returned
 // error carries the exit code.
 func (o *ValidateOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	in := validate.Input{Env: o.env}
 	switch {
 	case o.Local:
