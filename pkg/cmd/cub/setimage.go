@@ -296,7 +296,7 @@ func (o *setImageOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if svc.BlueGreen && !o.allColours {
-		project, err := traderx.ResolveProject(o.g.project)
+		project, err := traderx.ResolveProject(o.g.project, o.g.env.Getenv)
 		if err != nil {
 			return cli.UsageError(err)
 		}

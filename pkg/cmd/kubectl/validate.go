@@ -116,6 +116,7 @@ func (o *ValidateOptions) Complete(args []string) error {
 	if o.HomeDir == "" {
 		o.HomeDir, _ = os.UserHomeDir() // none: credentials come from the environment only
 	}
+	o.Report.Getenv = o.Getenv
 	return nil
 }
 
@@ -132,7 +133,7 @@ func (o *ValidateOptions) Validate() error {
 	if o.Timeout < 0 {
 		return cli.Usagef("--timeout must not be negative")
 	}
-	if o.project, err = traderx.ResolveProject(o.Project); err != nil {
+	if o.project, err = traderx.ResolveProject(o.Project, o.Getenv); err != nil {
 		return cli.UsageError(err)
 	}
 	return o.Report.Validate()
