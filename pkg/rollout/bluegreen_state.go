@@ -141,9 +141,9 @@ func (r *Rollout) blueGreenState(ctx context.Context, env traderx.Environment, s
 	if err != nil {
 		return nil, inputf("unit %s/%s: malformed data: %v", sp.Slug, st.ServiceUnit, err)
 	}
-	s := findKind(objs, "Service")
-	if s == nil {
-		return nil, inputf("unit %s/%s holds no Service", sp.Slug, st.ServiceUnit)
+	s, err := objectOf(objs, "Service")
+	if err != nil {
+		return nil, inputf("unit %s/%s: %v", sp.Slug, st.ServiceUnit, err)
 	}
 	st.Active, _, _ = unstructured.NestedString(s.Object, "spec", "selector", manifests.LabelColour)
 	if st.Active != traderx.Blue && st.Active != traderx.Green {
@@ -167,12 +167,14 @@ func (r *Rollout) blueGreenState(ctx context.Context, env traderx.Environment, s
 		if err != nil {
 			return nil, inputf("unit %s/%s: malformed data: %v", sp.Slug, cs.Unit, err)
 		}
-		d := findKind(dobjs, "Deployment")
-		if d == nil {
-			return nil, inputf("unit %s/%s holds no Deployment", sp.Slug, cs.Unit)
+		d, err := objectOf(dobjs, "Deployment")
+		if err != nil {
+			return nil, inputf("unit %s/%s: %v", sp.Slug, cs.Unit, err)
 		}
 		cs.Replicas = replicasOf(d)
-		cs.Image = containerImage(d, svc.Name)
+		if c, err := mainContainer(d, svc); err == nil {
+			cs.Image, _ = c["image"].(string)
+		}
 		if _, tag, ok := strings.Cut(strings.TrimPrefix(cs.Image, traderx.ImageRepository+"/"), ":"); ok {
 			cs.Version = tag
 		}

@@ -240,7 +240,7 @@ func (r *Rollout) SetImage(ctx context.Context, env traderx.Environment, o SetIm
 	}
 
 	mutate := func(objs []*unstructured.Unstructured) error {
-		d, err := deploymentIn(objs)
+		d, err := objectOf(objs, "Deployment")
 		if err != nil {
 			return err
 		}
@@ -318,13 +318,7 @@ func (r *Rollout) Scale(ctx context.Context, env traderx.Environment, o ScaleOpt
 	if err != nil {
 		return nil, err
 	}
-	edit := Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
-		d, err := deploymentIn(objs)
-		if err != nil {
-			return err
-		}
-		return unstructured.SetNestedField(d.Object, int64(o.Replicas), "spec", "replicas")
-	}}
+	edit := scaleEdit(svc, colour, o.Replicas)
 	return r.change(ctx, env, svc, fmt.Sprintf("scale %s %d", svc.DeploymentName(colour), o.Replicas), o.ChangeOptions, nil, edit)
 }
 
@@ -382,7 +376,7 @@ func (r *Rollout) Restart(ctx context.Context, env traderx.Environment, o Restar
 	}
 	at := r.clock().Now().UTC().Truncate(time.Second).Format(time.RFC3339)
 	edit := Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
-		d, err := deploymentIn(objs)
+		d, err := objectOf(objs, "Deployment")
 		if err != nil {
 			return err
 		}

@@ -113,7 +113,7 @@ func (r *Rollout) SetEnv(ctx context.Context, env traderx.Environment, o SetEnvO
 		return nil, inputf("refused: the TraderX model owns %s (change the model, or pass --force; the result is validated either way)", strings.Join(owned, "; "))
 	}
 	mutate := func(objs []*unstructured.Unstructured) error {
-		d, err := deploymentIn(objs)
+		d, err := objectOf(objs, "Deployment")
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,29 +21,18 @@ const ExtraPodLabelsAnnotation = "traderx.finos.org/extra-pod-labels"
 // the version label and the extra pod labels.
 func deployEdit(svc traderx.Service, colour, version string, replicas int32, extra map[string]string) Edit {
 	return Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
-		d := findKind(objs, "Deployment")
-		if d == nil {
-			return errors.New("no Deployment in the unit")
-		}
-		if err := unstructured.SetNestedField(d.Object, int64(replicas), "spec", "replicas"); err != nil {
-			return err
-		}
-		containers, _, err := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		d, err := objectOf(objs, "Deployment")
 		if err != nil {
 			return err
 		}
-		found := false
-		for _, c := range containers {
-			if m, ok := c.(map[string]any); ok && m["name"] == svc.Name {
-				m["image"], found = svc.Image(version), true
-			}
-		}
-		if !found {
-			return fmt.Errorf("no container %s in Deployment %s", svc.Name, d.GetName())
-		}
-		if err := unstructured.SetNestedSlice(d.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+		if err := setReplicas(d, replicas); err != nil {
 			return err
 		}
+		c, err := mainContainer(d, svc)
+		if err != nil {
+			return err
+		}
+		c["image"] = svc.Image(version)
 		labels := d.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
@@ -79,33 +67,26 @@ func deployEdit(svc traderx.Service, colour, version string, replicas int32, ext
 	}}
 }
 
+// scaleEdit sets the replicas of a colour's Deployment ("" for a service
+// without colours).
 func scaleEdit(svc traderx.Service, colour string, n int32) Edit {
 	return Edit{Unit: manifests.DeploymentUnitName(svc, colour), Mutate: func(objs []*unstructured.Unstructured) error {
-		d := findKind(objs, "Deployment")
-		if d == nil {
-			return errors.New("no Deployment in the unit")
+		d, err := objectOf(objs, "Deployment")
+		if err != nil {
+			return err
 		}
-		return unstructured.SetNestedField(d.Object, int64(n), "spec", "replicas")
+		return setReplicas(d, n)
 	}}
 }
 
 func selectorEdit(svc traderx.Service, colour string) Edit {
 	return Edit{Unit: manifests.ServiceUnitName(svc), Mutate: func(objs []*unstructured.Unstructured) error {
-		s := findKind(objs, "Service")
-		if s == nil {
-			return errors.New("no Service in the unit")
+		s, err := objectOf(objs, "Service")
+		if err != nil {
+			return err
 		}
 		return unstructured.SetNestedField(s.Object, colour, "spec", "selector", manifests.LabelColour)
 	}}
-}
-
-func findKind(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
-	for _, o := range objs {
-		if o.GetKind() == kind {
-			return o
-		}
-	}
-	return nil
 }
 
 // replicasOf reads spec.replicas whatever number type the decoder chose
@@ -128,15 +109,29 @@ func replicasOf(d *unstructured.Unstructured) int32 {
 	return 1
 }
 
-func containerImage(d *unstructured.Unstructured, name string) string {
-	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
-	for _, c := range containers {
-		if m, ok := c.(map[string]any); ok && m["name"] == name {
-			s, _ := m["image"].(string)
-			return s
+// setReplicas writes spec.replicas.
+func setReplicas(d *unstructured.Unstructured, n int32) error {
+	return unstructured.SetNestedField(d.Object, int64(n), "spec", "replicas")
+}
+
+// objectOf returns the one object of kind among a unit's objects: a
+// TraderX unit holds one Deployment or one Service, so none or two are
+// unit data this package must not guess about.
+func objectOf(objs []*unstructured.Unstructured, kind string) (*unstructured.Unstructured, error) {
+	var found *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() != kind {
+			continue
 		}
+		if found != nil {
+			return nil, fmt.Errorf("more than one %s in the unit (%s, %s)", kind, found.GetName(), o.GetName())
+		}
+		found = o
 	}
-	return ""
+	if found == nil {
+		return nil, fmt.Errorf("no %s in the unit", kind)
+	}
+	return found, nil
 }
 
 // deploymentUnits names a service's Deployment units (both colours of a
@@ -150,23 +145,6 @@ func deploymentUnits(svc traderx.Service, colours []string) []string {
 		out = append(out, manifests.DeploymentUnitName(svc, c))
 	}
 	return out
-}
-
-// deploymentIn returns the one Deployment of a unit's objects.
-func deploymentIn(objs []*unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	var found *unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" {
-			if found != nil {
-				return nil, fmt.Errorf("more than one Deployment (%s, %s)", found.GetName(), o.GetName())
-			}
-			found = o
-		}
-	}
-	if found == nil {
-		return nil, errors.New("no Deployment")
-	}
-	return found, nil
 }
 
 // mainContainer returns the container named after the service (the only

@@ -3,7 +3,6 @@ package traderx
 import (
 	"fmt"
 	"maps"
-	"os"
 	"regexp"
 	"strings"
 
@@ -166,11 +165,12 @@ func LookupEnvironment(name string) (Environment, error) {
 var projectPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
 
 // ResolveProject returns the project name from a flag value, else
-// TRADERX_PROJECT, else the default, and checks it can name ConfigHub spaces.
-func ResolveProject(flag string) (string, error) {
+// TRADERX_PROJECT as getenv reads it (the command's environment, which
+// tests replace), else the default, and checks it can name ConfigHub spaces.
+func ResolveProject(flag string, getenv func(string) string) (string, error) {
 	p := flag
 	if p == "" {
-		p = os.Getenv(ProjectEnv)
+		p = getenv(ProjectEnv)
 	}
 	if p == "" {
 		p = DefaultProject

@@ -156,8 +156,13 @@ func TestResolveProject(t *testing.T) {
 		{"Bad_Name", "", "", "invalid project"},
 	}
 	for _, tt := range tests {
-		t.Setenv(ProjectEnv, tt.env)
-		got, err := ResolveProject(tt.flag)
+		getenv := func(k string) string {
+			if k != ProjectEnv {
+				t.Errorf("ResolveProject read $%s", k)
+			}
+			return tt.env
+		}
+		got, err := ResolveProject(tt.flag, getenv)
 		if got != tt.want || (tt.wantErr != "") != (err != nil) {
 			t.Errorf("ResolveProject(%q) with env %q = %q, %v", tt.flag, tt.env, got, err)
 		}

@@ -342,11 +342,17 @@ func wantCodes(f fault) string {
 // unitID resolves a unit of an environment of the faults project.
 func unitID(t *testing.T, h *hub, env, unit string) uuid.UUID {
 	t.Helper()
+	return unitIDIn(t, h, "faults-"+env, unit)
+}
+
+// unitIDIn resolves a unit of a space.
+func unitIDIn(t *testing.T, h *hub, space, unit string) uuid.UUID {
+	t.Helper()
 	c, err := confighub.New(h.Credentials())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := c.GetSpaceBySlug(context.Background(), "faults-"+env)
+	sp, err := c.GetSpaceBySlug(context.Background(), space)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,9 +82,6 @@ func (o *applyOptions) validate(name string) (traderx.Environment, error) {
 }
 
 func (o *applyOptions) run(ctx context.Context, name string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	env, err := o.validate(name)
 	if err != nil {
 		return err
@@ -114,10 +111,12 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun,
 		hint.Apply(env.Name, o.services...).InProject(s.project).String()
 	opts.NoRefresh = o.noRefresh
+	o.g.resume = opts.Resume
 	res, err := r.Apply(ctx, env, opts)
 	if err != nil {
 		var te *rollout.TierError
-		if errors.As(err, &te) {
+		// An interrupted tier did not fail: its report would only say so.
+		if errors.As(err, &te) && ctx.Err() == nil {
 			for _, l := range te.Report() {
 				s.log.Logger().Error(l)
 			}

@@ -94,7 +94,7 @@ Protected environments need --yes or a confirmation at a terminal.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(contextOf(cmd))
+			return o.Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
@@ -142,13 +142,6 @@ func completeServiceThenEnv(_ *cobra.Command, args []string, _ string) ([]string
 		return traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp
 	}
 	return nil, cobra.ShellCompDirectiveNoFileComp
-}
-
-func contextOf(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
 }
 
 // Complete resolves the arguments.
@@ -331,7 +324,7 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 			if err := o.Complete(args); err != nil {
 				return err
 			}
-			return o.Run(contextOf(cmd))
+			return o.Run(cmd.Context())
 		},
 	}
 	o.output.AddTo(cmd)
@@ -435,7 +428,7 @@ annotations on the Service unit are removed. No release is recorded.`,
 			if err := o.Complete(args); err != nil {
 				return err
 			}
-			return o.Run(contextOf(cmd))
+			return o.Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()

@@ -112,9 +112,6 @@ func (o *diffOptions) parse(args []string) (diffRequest, error) {
 }
 
 func (o *diffOptions) run(ctx context.Context, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	req, err := o.parse(args)
 	if err != nil {
 		return err

@@ -53,9 +53,6 @@ func completeEnvThenService(cmd *cobra.Command, args []string, s string) ([]stri
 }
 
 func (o *historyOptions) run(ctx context.Context, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	env, err := traderx.LookupEnvironment(args[0])
 	if err != nil {
 		return cli.UsageError(err)

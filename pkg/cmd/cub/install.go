@@ -85,9 +85,6 @@ func environments(names []string) ([]traderx.Environment, error) {
 }
 
 func (o *installOptions) run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	envs, err := environments(o.envs)
 	if err != nil {
 		return err

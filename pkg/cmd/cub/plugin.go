@@ -1,6 +1,7 @@
 package cub
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,7 +33,13 @@ func Run(argv0 string, args []string, streams genericiooptions.IOStreams, env En
 	if hook := env.Getenv(HookEnv); hook != "" {
 		return runHook(hook, env.Getenv(HookDirEnv), argv0, streams.ErrOut)
 	}
-	return cli.Execute(NewRootCommandWith(streams, env), args, streams.ErrOut)
+	// Ctrl-C or SIGTERM cancels the command's context: waits stop and
+	// nothing new is queued, and the command says how to resume.
+	ctx, stop := cli.NotifyInterrupt(context.Background(), streams.ErrOut)
+	defer stop()
+	root := NewRootCommandWith(streams, env)
+	root.SetContext(ctx)
+	return cli.Execute(root, args, streams.ErrOut)
 }
 
 // runHook writes cub-plugin.yaml into the staging directory and returns at

@@ -68,9 +68,6 @@ func completeTwoEnvironments(_ *cobra.Command, args []string, _ string) ([]strin
 }
 
 func (o *promoteOptions) run(ctx context.Context, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	from, err := traderx.LookupEnvironment(args[0])
 	if err != nil {
 		return cli.UsageError(err)
@@ -124,6 +121,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	}
 	ao := o.applyFlags.options(o.g)
 	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()
+	o.g.resume = ao.Resume
 	res, err := s.rollout(gate).Promote(ctx, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
 	if err != nil {
 		return s.explain(err)

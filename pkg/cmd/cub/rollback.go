@@ -91,9 +91,6 @@ func (o *rollbackOptions) complete(args []string) (traderx.Environment, int, err
 }
 
 func (o *rollbackOptions) run(ctx context.Context, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	env, n, err := o.complete(args)
 	if err != nil {
 		return err

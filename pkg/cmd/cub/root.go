@@ -5,6 +5,7 @@ package cub
 
 import (
 	"cmp"
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -71,6 +72,9 @@ type globals struct {
 	project     string
 	logDir      string
 	verbose     bool
+	// resume is the command that continues the running command after an
+	// interruption, set once the command knows it (see interruptible).
+	resume string
 }
 
 // newKubeFlags are the kubectl-style connection flags; only --kubeconfig and
@@ -123,7 +127,7 @@ cub, --context and --debug belong to cub (--context selects the ConfigHub
 context) and never reach cub traderx; run directly as cub-traderx, --context
 is the same as --kube-context.
 
-` + cli.ExitCodesHelp,
+` + cli.ExitCodesHelp + cli.ExitInterruptedHelp,
 	}
 	cli.SetDisplayName(root, "cub traderx")
 	root.SetIn(streams.In)
@@ -158,5 +162,33 @@ is the same as --kube-context.
 		newDiffCommand(g),
 		newBlueGreenCommand(g),
 	)
+	g.interruptible(root)
 	return root, g
+}
+
+// interruptible makes every command of the tree end an interrupted run
+// (its context cancelled by cli.NotifyInterrupt) with one line saying so and
+// the command that resumes it: a failed tier's own resume command, else the
+// one the command set in g.resume.
+func (g *globals) interruptible(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		g.interruptible(sub)
+	}
+	run := c.RunE
+	if run == nil {
+		return
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		in := cli.InterruptedBy(cmd.Context())
+		if err == nil || in == nil {
+			return err
+		}
+		resume := g.resume
+		var te *rollout.TierError
+		if errors.As(err, &te) && te.Resume != "" {
+			resume = te.Resume
+		}
+		return cli.InterruptError(in, cmd.CommandPath(), resume, err)
+	}
 }

@@ -32,7 +32,7 @@ type session struct {
 // open resolves the project and credentials, opens the run's log and
 // builds the client. Bad input (project, credentials) is exit 2.
 func (g *globals) open(command string) (*session, error) {
-	project, err := traderx.ResolveProject(g.project)
+	project, err := traderx.ResolveProject(g.project, g.env.Getenv)
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}

@@ -61,9 +61,6 @@ type changeOp func(ctx context.Context, r *rollout.Rollout, o rollout.ChangeOpti
 // do), 1 the change failed (health gate, validation, refused confirmation),
 // 2 bad input, 3 ConfigHub or the cluster unreachable.
 func runChange(ctx context.Context, g *globals, f *changeFlags, command string, env traderx.Environment, op changeOp) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := g.color.Validate(); err != nil {
 		return err
 	}
@@ -299,7 +296,7 @@ func (o *setImageOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if svc.BlueGreen && !o.allColours {
-		project, err := traderx.ResolveProject(o.g.project)
+		project, err := traderx.ResolveProject(o.g.project, o.g.env.Getenv)
 		if err != nil {
 			return cli.UsageError(err)
 		}

@@ -54,10 +54,9 @@ func (h *harness) day2At(ctx context.Context, terminal bool, stdin string, args 
 		full = append(full, "--kubeconfig", testCluster.Kubeconfig)
 	}
 	root := NewRootCommandWith(streams, env)
-	if ctx == nil {
-		ctx = context.Background()
+	if ctx != nil {
+		root.SetContext(ctx) // else cobra's context.Background()
 	}
-	root.SetContext(ctx)
 	code := cli.Execute(root, full, streams.ErrOut)
 	return result{code, out.String(), errOut.String()}
 }

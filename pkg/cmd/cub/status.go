@@ -73,9 +73,6 @@ drifted units again, which repairs them.`,
 }
 
 func (o *statusOptions) run(ctx context.Context, name string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	env, err := traderx.LookupEnvironment(name)
 	if err != nil {
 		return cli.UsageError(err)

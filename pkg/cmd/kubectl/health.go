@@ -52,6 +52,10 @@ type HealthOptions struct {
 	Probe   bool
 	Project string
 	Report  *ReportFlags
+	// Getenv and HomeDir locate the project and ConfigHub credentials and
+	// decide colour (tests replace them).
+	Getenv  func(string) string
+	HomeDir string
 
 	flags *genericclioptions.ConfigFlags
 	// client replaces the one the flags connect (tests).
@@ -62,7 +66,7 @@ type HealthOptions struct {
 
 // NewHealthCommand returns `health <env>`.
 func NewHealthCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFlag, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &HealthOptions{flags: flags, IOStreams: streams, Report: NewReportFlags(color),
+	o := &HealthOptions{flags: flags, IOStreams: streams, Report: NewReportFlags(color), Getenv: os.Getenv,
 		RestartThreshold: health.DefaultRestartThreshold, NotReadyGrace: health.DefaultNotReadyGrace}
 	cmd := &cobra.Command{
 		Use:   "health <env>",
@@ -112,6 +116,13 @@ ends on Ctrl-C with the last verdict's exit code, or by itself with
 // Complete fills the options from arguments.
 func (o *HealthOptions) Complete(args []string) error {
 	o.Env = args[0]
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.HomeDir == "" {
+		o.HomeDir, _ = os.UserHomeDir() // none: credentials come from the environment only
+	}
+	o.Report.Getenv = o.Getenv
 	if o.Timeout == 0 && !o.Watch {
 		o.Timeout = 30 * time.Second
 		if o.Wait {
@@ -134,7 +145,7 @@ func (o *HealthOptions) Validate() error {
 	if o.RestartThreshold < 0 || o.NotReadyGrace < 0 || o.Timeout < 0 {
 		return cli.Usagef("--restart-threshold, --not-ready-grace and --timeout must not be negative")
 	}
-	if o.Project, err = traderx.ResolveProject(o.Project); err != nil {
+	if o.Project, err = traderx.ResolveProject(o.Project, o.Getenv); err != nil {
 		return cli.UsageError(err)
 	}
 	if err := o.Report.Validate(); err != nil {
@@ -146,9 +157,6 @@ func (o *HealthOptions) Validate() error {
 // Run evaluates the environment (repeatedly with --wait, continuously with
 // --watch) and prints the report.
 func (o *HealthOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	client := o.client
 	if client == nil {
 		access, err := cluster.Connect(o.flags)
@@ -219,8 +227,7 @@ func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interfac
 // syncSource returns the ConfigHub reader when credentials exist; nil (the
 // sync check SKIPs) when none are configured.
 func (o *HealthOptions) syncSource() (health.SyncSource, error) {
-	home, _ := os.UserHomeDir()
-	client, err := newConfigHubClient(os.Getenv, home)
+	client, err := newConfigHubClient(o.Getenv, o.HomeDir)
 	if err != nil || client == nil {
 		return nil, err
 	}

@@ -3,10 +3,15 @@ package kubectl
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
 // unreachableKubeconfig points at a port nothing listens on.
@@ -64,6 +69,44 @@ func TestHealthCommandInput(t *testing.T) {
 			}
 			if strings.Contains(errOut, "not-a-real-token") {
 				t.Error("the token leaked into the error")
+			}
+		})
+	}
+}
+
+// TestHealthReadsItsInjectedEnvironment: the project and the report's
+// colour come from the options' Getenv, not the process environment.
+func TestHealthReadsItsInjectedEnvironment(t *testing.T) {
+	t.Setenv(traderx.ProjectEnv, "from-process")
+	for _, tc := range []struct {
+		name, flag, env, want string
+	}{
+		{"the injected $TRADERX_PROJECT", "", "acme", "acme"},
+		{"the flag first", "mine", "acme", "mine"},
+		{"the default when unset", "", "", traderx.DefaultProject},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var read []string
+			o := &HealthOptions{Project: tc.flag, Report: NewReportFlags(&cli.ColorFlag{Value: "auto"}), HomeDir: t.TempDir(),
+				Getenv: func(k string) string {
+					read = append(read, k)
+					if k == traderx.ProjectEnv {
+						return tc.env
+					}
+					return ""
+				}}
+			if err := o.Complete([]string{"dev"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if o.Project != tc.want {
+				t.Errorf("project %q, want %q", o.Project, tc.want)
+			}
+			o.Report.options(genericiooptions.NewTestIOStreamsDiscard(), check.GroupByTarget, nil)
+			if !slices.Contains(read, "NO_COLOR") {
+				t.Errorf("the report's colour did not read the injected environment (read %v)", read)
 			}
 		})
 	}

@@ -18,6 +18,9 @@ type ReportFlags struct {
 	Output string
 	FailOn string
 	Color  *cli.ColorFlag
+	// Getenv decides colour ($NO_COLOR) and width ($COLUMNS); the command
+	// sets its own in Complete.
+	Getenv func(string) string
 
 	format check.Format
 	failOn check.FailOn
@@ -25,7 +28,7 @@ type ReportFlags struct {
 
 // NewReportFlags returns the defaults: table output, fail on FAIL only.
 func NewReportFlags(color *cli.ColorFlag) *ReportFlags {
-	return &ReportFlags{Output: string(check.FormatTable), FailOn: string(check.FailOnFail), Color: color}
+	return &ReportFlags{Output: string(check.FormatTable), FailOn: string(check.FailOnFail), Color: color, Getenv: os.Getenv}
 }
 
 // AddTo registers -o and --fail-on.
@@ -64,8 +67,8 @@ func (f *ReportFlags) Render(streams genericiooptions.IOStreams, r *check.Report
 
 func (f *ReportFlags) options(streams genericiooptions.IOStreams, group check.GroupBy, ov *check.Overview) check.RenderOptions {
 	return check.RenderOptions{
-		Format: f.format, Color: f.Color.Enabled(streams.Out, os.Getenv), GroupBy: group, FailOn: f.failOn,
-		Overview: ov, Width: cli.Width(streams.Out, os.Getenv),
+		Format: f.format, Color: f.Color.Enabled(streams.Out, f.Getenv), GroupBy: group, FailOn: f.failOn,
+		Overview: ov, Width: cli.Width(streams.Out, f.Getenv),
 	}
 }
 

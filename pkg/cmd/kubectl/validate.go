@@ -116,6 +116,7 @@ func (o *ValidateOptions) Complete(args []string) error {
 	if o.HomeDir == "" {
 		o.HomeDir, _ = os.UserHomeDir() // none: credentials come from the environment only
 	}
+	o.Report.Getenv = o.Getenv
 	return nil
 }
 
@@ -132,7 +133,7 @@ func (o *ValidateOptions) Validate() error {
 	if o.Timeout < 0 {
 		return cli.Usagef("--timeout must not be negative")
 	}
-	if o.project, err = traderx.ResolveProject(o.Project); err != nil {
+	if o.project, err = traderx.ResolveProject(o.Project, o.Getenv); err != nil {
 		return cli.UsageError(err)
 	}
 	return o.Report.Validate()
@@ -141,9 +142,6 @@ func (o *ValidateOptions) Validate() error {
 // Run builds the input, validates it and renders the report; the returned
 // error carries the exit code.
 func (o *ValidateOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	in := validate.Input{Env: o.env}
 	switch {
 	case o.Local:

@@ -70,7 +70,7 @@ func (o *HealthOptions) watch(ctx context.Context, client kubernetes.Interface, 
 	if err != nil {
 		return cli.Unavailable(err)
 	}
-	var view watchView = &lineView{out: o.Out, color: o.Report.Color.Enabled(o.Out, os.Getenv), failOn: o.Report.failOn}
+	var view watchView = &lineView{out: o.Out, color: o.Report.Color.Enabled(o.Out, o.Getenv), failOn: o.Report.failOn}
 	if cli.IsTerminal(o.Out) {
 		view = newScreenView(o.Out, o.ErrOut, o.Report.options(o.IOStreams, check.GroupByTarget, nil), o.env.Namespace())
 	}
