@@ -106,6 +106,21 @@ func (c *Client) CreateSpace(ctx context.Context, s Space) (*Space, error) {
 	return &out, nil
 }
 
+// LabelSpace merges labels into a space's Labels (a JSON merge patch, so
+// labels it does not name are kept). Safe to repeat: the result is the same.
+func (c *Client) LabelSpace(ctx context.Context, spaceID uuid.UUID, labels map[string]string) (*Space, error) {
+	body, err := json.Marshal(map[string]any{"Labels": labels})
+	if err != nil {
+		return nil, fmt.Errorf("ConfigHub: encode merge patch: %w", err)
+	}
+	var out Space
+	req := request{method: http.MethodPatch, path: spacePath(spaceID), body: body, contentType: "application/merge-patch+json"}
+	if _, err := c.call(ctx, req, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // createOnce posts a create request. It never re-sends blindly: after a
 // failure that may have reached the server, exists() is asked first; only if
 // the entity is absent is the POST repeated (within the retry policy). A

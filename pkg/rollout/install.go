@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,7 +74,7 @@ type InstallOptions struct {
 // Change is one step Install took (or would take, in a dry run).
 type Change struct {
 	Space  string
-	Kind   string // "space", "unit", "target", "data", "labels", "set-target"
+	Kind   string // "space", "space-labels", "unit", "target", "data", "labels", "set-target"
 	Name   string
 	Detail string
 }
@@ -83,7 +85,7 @@ func (c Change) String() string {
 		name += "/" + c.Name
 	}
 	verb := map[string]string{"space": "create space", "unit": "create unit", "target": "create target",
-		"data": "update data of", "labels": "update labels of", "set-target": "set target of"}[c.Kind]
+		"data": "update data of", "labels": "update labels of", "space-labels": "label space", "set-target": "set target of"}[c.Kind]
 	s := verb + " " + name
 	if c.Detail != "" {
 		s += " (" + c.Detail + ")"
@@ -216,7 +218,7 @@ func (in *installer) space(ctx context.Context, slug string, labels map[string]s
 	in.res.Spaces = append(in.res.Spaces, slug)
 	sp, err := in.r.Hub.GetSpaceBySlug(ctx, slug)
 	if err == nil {
-		return sp, nil
+		return in.label(ctx, sp, labels)
 	}
 	if !confighub.IsNotFound(err) {
 		return nil, err
@@ -233,6 +235,33 @@ func (in *installer) space(ctx context.Context, slug string, labels map[string]s
 		return nil, fmt.Errorf("create space %s: %w", slug, err)
 	}
 	return sp, nil
+}
+
+// label gives a space that exists already (created for its worker, say, by
+// `cub space create`) the labels install would have created it with: cub's
+// ENVIRONMENT column and the tool's own look-ups read them.
+func (in *installer) label(ctx context.Context, sp *confighub.Space, labels map[string]string) (*confighub.Space, error) {
+	missing := map[string]string{}
+	for k, v := range labels {
+		if sp.Labels[k] != v {
+			missing[k] = v
+		}
+	}
+	if len(missing) == 0 {
+		return sp, nil
+	}
+	keys := slices.Sorted(maps.Keys(missing))
+	in.change(Change{Space: sp.Slug, Kind: "space-labels", Detail: strings.Join(keys, ", ")})
+	if in.o.DryRun {
+		return sp, nil
+	}
+	start := in.r.clock().Now()
+	got, err := in.r.Hub.LabelSpace(ctx, sp.SpaceID, missing)
+	in.r.record("label-space", labels[LabelEnvironment], nil, nil, start, err)
+	if err != nil {
+		return nil, fmt.Errorf("label space %s: %w", sp.Slug, err)
+	}
+	return got, nil
 }
 
 func (in *installer) units(ctx context.Context, sp *confighub.Space) (map[string]*confighub.ExtendedUnit, error) {

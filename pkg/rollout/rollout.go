@@ -25,6 +25,7 @@ type Hub interface {
 	Me(ctx context.Context) (*confighub.OrganizationMember, error)
 	GetSpaceBySlug(ctx context.Context, slug string) (*confighub.Space, error)
 	CreateSpace(ctx context.Context, s confighub.Space) (*confighub.Space, error)
+	LabelSpace(ctx context.Context, spaceID uuid.UUID, labels map[string]string) (*confighub.Space, error)
 	ListUnits(ctx context.Context, spaceID uuid.UUID, where string, include ...string) ([]confighub.ExtendedUnit, error)
 	GetUnit(ctx context.Context, spaceID, unitID uuid.UUID) (*confighub.ExtendedUnit, error)
 	CreateUnit(ctx context.Context, spaceID uuid.UUID, unit confighub.Unit, upstreamSpaceID, upstreamUnitID uuid.UUID) (*confighub.Unit, error)

@@ -169,3 +169,30 @@ func TestGateTimeout(t *testing.T) {
 		t.Errorf("polls = %d, want 15 in 30s", polls)
 	}
 }
+
+// A space created before install (for its worker, as the setup in
+// docs/confighub.md does) gets install's labels, so cub shows its
+// ENVIRONMENT; a second install changes nothing.
+func TestInstallLabelsAnExistingSpace(t *testing.T) {
+	r, _, _ := setup(t, rollout.GateFunc(func(_ context.Context, env traderx.Environment, s []string) (*check.Report, error) {
+		return report(env, check.StatusPass, s), nil
+	}))
+	sp, err := r.Hub.GetSpaceBySlug(context.Background(), "traderx-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{rollout.LabelEnvironment: "dev", rollout.LabelProject: "traderx", rollout.LabelRole: "environment"}
+	for k, v := range want {
+		if sp.Labels[k] != v {
+			t.Errorf("space label %s = %q, want %q (labels %v)", k, sp.Labels[k], v, sp.Labels)
+		}
+	}
+	dev, _ := traderx.LookupEnvironment("dev")
+	res, err := r.Install(context.Background(), rollout.InstallOptions{Envs: []traderx.Environment{dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 0 {
+		t.Errorf("second install changed %v", res.Changes)
+	}
+}

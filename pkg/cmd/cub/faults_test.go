@@ -274,7 +274,10 @@ func TestDryRun(t *testing.T) {
 	h := newHarness(t, false)
 	before := h.mutations() // the workers' own registration
 	r := h.run("", "install", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 97 changes planned, nothing changed") ||
+	// 96 units, the base space, and the labels of the three environment
+	// spaces the workers were started in.
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run: 100 changes planned, nothing changed") ||
+		!strings.Contains(r.stdout, "label space traderx-prod (Environment, project, role)") ||
 		!strings.Contains(r.stdout, "create unit traderx-prod/ingress (clone of traderx-staging/ingress with prod overrides)") {
 		t.Fatalf("install --dry-run: %s", r)
 	}

@@ -319,6 +319,7 @@ func TestConformance(t *testing.T) {
 				"LastAppliedRevision": revisionShape, "UpstreamSpace": spaceShape}, absent: []string{"Space", "UnitStatus"}})},
 		{name: "unit create", method: "POST", path: "/space/" + dev + "/unit", body: map[string]any{"Slug": "other", "ToolchainType": "Kubernetes/YAML",
 			"Data": base64.StdEncoding.EncodeToString([]byte("kind: Secret\n"))}, object: sh(unitShape)},
+		{name: "space patch", method: "PATCH", path: "/space/" + dev, body: map[string]any{"Labels": map[string]string{"Environment": "dev"}}, object: sh(spaceShape)},
 		{name: "unit patch", method: "PATCH", path: unitPath, body: map[string]any{"Labels": map[string]string{"tier": "1"}}, object: sh(unitShape)},
 		{name: "unit restore number", method: "PATCH", path: unitPath + q("restore", "1"), body: map[string]any{"LastChangeDescription": "restore 1"}, object: sh(unitShape)},
 		{name: "unit restore Before:", method: "PATCH", path: unitPath + q("restore", "Before:HeadRevisionNum"), body: map[string]any{"LastChangeDescription": "restore"}, object: sh(unitShape)},

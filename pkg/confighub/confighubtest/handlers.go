@@ -190,6 +190,33 @@ func (s *Server) getSpace(r *http.Request) (int, any, error) {
 	return http.StatusOK, s.extSpace(sp), nil
 }
 
+// patchSpace is PatchSpace: a JSON merge patch of the space (the SDK's
+// PatchSpaceApplicationMergePatchPlusJSONBody); of its writable fields the
+// stand-in keeps DisplayName, Labels and Annotations. It answers the Space.
+func (s *Server) patchSpace(r *http.Request) (int, any, error) {
+	sp, err := s.spaceOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkPatchContentType(r); err != nil {
+		return 0, nil, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var patch map[string]any
+	if err := json.Unmarshal(body, &patch); err != nil {
+		return 0, nil, errf(http.StatusBadRequest, "a space merge patch must be a JSON object: %v", err)
+	}
+	b, _ := json.Marshal(mergePatch(toMap(sp), patch))
+	var next confighub.Space
+	if err := json.Unmarshal(b, &next); err != nil {
+		return 0, nil, errf(http.StatusBadRequest, "merge patch gives an invalid space: %v", err)
+	}
+	sp.DisplayName, sp.Labels, sp.Annotations = next.DisplayName, next.Labels, next.Annotations
+	sp.Version++
+	sp.UpdatedAt = s.now()
+	return http.StatusOK, sp, nil
+}
+
 func (s *Server) createSpace(r *http.Request) (int, any, error) {
 	exists, err := allowExists(r.URL.Query())
 	if err != nil {

@@ -555,6 +555,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/space", s.handle(s.listSpaces))
 	m.HandleFunc("POST /api/space", s.handle(s.createSpace))
 	m.HandleFunc("GET /api/space/{s}", s.handle(s.getSpace))
+	m.HandleFunc("PATCH /api/space/{s}", s.handle(s.patchSpace))
 
 	m.HandleFunc("GET /api/space/{s}/unit", s.handle(s.listSpaceUnits))
 	m.HandleFunc("POST /api/space/{s}/unit", s.handle(s.createUnit))
