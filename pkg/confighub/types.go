@@ -443,6 +443,9 @@ type Target struct {
 type ExtendedTarget struct {
 	Target *Target `json:"Target"`
 	Space  *Space  `json:"Space,omitempty"`
+	// BridgeWorker is filled with include=BridgeWorkerID (cub's target list
+	// shows its slug in the WORKER column).
+	BridgeWorker *BridgeWorker `json:"BridgeWorker,omitempty"`
 }
 
 // OrganizationMember is returned by GET /me.

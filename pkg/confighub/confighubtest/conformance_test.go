@@ -341,6 +341,9 @@ func TestConformance(t *testing.T) {
 		{name: "tag get", method: "GET", path: "/space/" + dev + "/tag/" + tag, env: env(envelope{parts: map[string]shape{"Tag": tagShape}, absent: []string{"Space"}})},
 		{name: "tag create", method: "POST", path: "/space/" + dev + "/tag", body: map[string]any{"Slug": "release-2"}, object: sh(tagShape)},
 		{name: "targets list", method: "GET", path: "/space/" + dev + "/target", list: true, env: env(envelope{parts: map[string]shape{"Target": targetShape}, absent: []string{"Space"}})},
+		// cub target list asks for SpaceID,BridgeWorkerID and prints the worker's slug.
+		{name: "targets list with worker", method: "GET", path: "/space/" + dev + "/target" + q("include", "SpaceID,BridgeWorkerID"), list: true,
+			env: env(envelope{parts: map[string]shape{"Target": targetShape, "Space": spaceShape, "BridgeWorker": workerShape}})},
 		{name: "target get", method: "GET", path: "/space/" + dev + "/target/" + target + q("include", "SpaceID"), env: env(envelope{parts: map[string]shape{"Target": targetShape, "Space": spaceShape}})},
 		{name: "links list", method: "GET", path: "/space/" + dev + "/link" + q("include", "FromUnitID,ToUnitID"), list: true,
 			env: env(envelope{parts: map[string]shape{"Link": linkShape, "FromUnit": unitShape, "ToUnit": unitShape}})},

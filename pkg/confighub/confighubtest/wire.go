@@ -526,6 +526,11 @@ func (s *Server) extTarget(t *confighub.Target, inc includes) confighub.Extended
 	if inc["SpaceID"] {
 		et.Space = spaceCopy(s.spaces[t.SpaceID])
 	}
+	if wr := s.workers[t.BridgeWorkerID]; inc["BridgeWorkerID"] && wr != nil {
+		w := wr.w
+		w.Secret = "" // the worker's secret is no part of a target's answer
+		et.BridgeWorker = &w
+	}
 	return et
 }
 
