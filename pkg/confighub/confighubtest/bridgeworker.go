@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -204,18 +203,9 @@ func (s *Server) patchWorker(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkPatchContentType(r); err != nil {
-		return 0, nil, err
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	var patch map[string]any
-	if err := json.Unmarshal(body, &patch); err != nil {
-		return 0, nil, errf(http.StatusBadRequest, "a bridge worker merge patch must be a JSON object: %v", err)
-	}
-	b, _ := json.Marshal(mergePatch(toMap(wr.w), patch))
 	var next confighub.BridgeWorker
-	if err := json.Unmarshal(b, &next); err != nil {
-		return 0, nil, errf(http.StatusBadRequest, "merge patch gives an invalid bridge worker: %v", err)
+	if err := readMergePatch(r, wr.w, &next, "bridge worker"); err != nil {
+		return 0, nil, err
 	}
 	wr.w.DisplayName, wr.w.Labels, wr.w.Annotations = next.DisplayName, next.Labels, next.Annotations
 	wr.w.Version++

@@ -198,23 +198,32 @@ func (s *Server) patchSpace(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkPatchContentType(r); err != nil {
-		return 0, nil, err
-	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	var patch map[string]any
-	if err := json.Unmarshal(body, &patch); err != nil {
-		return 0, nil, errf(http.StatusBadRequest, "a space merge patch must be a JSON object: %v", err)
-	}
-	b, _ := json.Marshal(mergePatch(toMap(sp), patch))
 	var next confighub.Space
-	if err := json.Unmarshal(b, &next); err != nil {
-		return 0, nil, errf(http.StatusBadRequest, "merge patch gives an invalid space: %v", err)
+	if err := readMergePatch(r, sp, &next, "space"); err != nil {
+		return 0, nil, err
 	}
 	sp.DisplayName, sp.Labels, sp.Annotations = next.DisplayName, next.Labels, next.Annotations
 	sp.Version++
 	sp.UpdatedAt = s.now()
 	return http.StatusOK, sp, nil
+}
+
+// readMergePatch applies the request's JSON merge patch to current and
+// decodes the result into next.
+func readMergePatch(r *http.Request, current, next any, what string) error {
+	if err := checkPatchContentType(r); err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var patch map[string]any
+	if err := json.Unmarshal(body, &patch); err != nil {
+		return errf(http.StatusBadRequest, "a %s merge patch must be a JSON object: %v", what, err)
+	}
+	b, _ := json.Marshal(mergePatch(toMap(current), patch))
+	if err := json.Unmarshal(b, next); err != nil {
+		return errf(http.StatusBadRequest, "merge patch gives an invalid %s: %v", what, err)
+	}
+	return nil
 }
 
 func (s *Server) createSpace(r *http.Request) (int, any, error) {
