@@ -159,10 +159,10 @@ func TestInstallApplyDevOnControlPlane(t *testing.T) {
 		}
 		audits += strings.Count(s, `"audit":true`)
 	}
-	// install: the base space + 96 units + 72 patches (the environment
-	// spaces and targets come from the workers); apply: 24 applies + 1
-	// release; the drift repair: 1 apply + 1 release.
-	if want := 1 + 96 + 72 + 24 + 1 + 1 + 1; audits != want {
+	// install: the base space + 96 units + 72 patches + the labels of the 3
+	// environment spaces (the spaces and targets come from the workers);
+	// apply: 24 applies + 1 release; the drift repair: 1 apply + 1 release.
+	if want := 1 + 96 + 72 + 3 + 24 + 1 + 1 + 1; audits != want {
 		t.Errorf("audit records = %d, want %d", audits, want)
 	}
 }
