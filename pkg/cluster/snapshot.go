@@ -165,10 +165,12 @@ func (s *Snapshot) Ingress(name string) *networkingv1.Ingress {
 	return nil
 }
 
-// PodsOf returns the pods a Deployment's selector matches.
+// PodsOf returns the pods a Deployment's selector matches. An empty or
+// invalid selector matches none: apps/v1 rejects an empty one, so a
+// Deployment showing it (an offline manifest) owns no pod, not every pod.
 func (s *Snapshot) PodsOf(d *appsv1.Deployment) []corev1.Pod {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
+	if err != nil || sel.Empty() {
 		return nil
 	}
 	return s.PodsMatching(sel)

@@ -252,10 +252,7 @@ func (e *evaluator) deployment(svc traderx.Service, name string) {
 
 func (e *evaluator) rollout(svc traderx.Service, d *appsv1.Deployment) {
 	c := check.Check{Suite: SuiteDeployment, Name: CheckRolloutComplete, Target: svc.Name}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
+	want := cluster.DesiredReplicas(d)
 	if want == 0 {
 		c.Status, c.Message = check.StatusFail, "Deployment "+d.Name+" is scaled to zero"
 		c.Hint = "scale it back through ConfigHub: " + hint.Apply(e.env.Name, svc.Name).String()

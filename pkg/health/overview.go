@@ -78,9 +78,9 @@ func active(s *cluster.Snapshot, svc traderx.Service, o Options) string {
 		return colour
 	}
 	version := d.Spec.Template.Labels[manifests.LabelVersion]
-	if cs := d.Spec.Template.Spec.Containers; version == "" && len(cs) > 0 {
-		if i := strings.LastIndex(cs[0].Image, ":"); i >= 0 && !strings.Contains(cs[0].Image[i:], "/") {
-			version = cs[0].Image[i+1:]
+	if c := cluster.MainContainer(d, svc.Name); version == "" && c != nil {
+		if i := strings.LastIndex(c.Image, ":"); i >= 0 && !strings.Contains(c.Image[i:], "/") {
+			version = c.Image[i+1:]
 		}
 	}
 	if version == "" {
@@ -96,10 +96,7 @@ func ready(s *cluster.Snapshot, svc traderx.Service, o Options) string {
 	if d == nil {
 		return "-"
 	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
+	want := cluster.DesiredReplicas(d)
 	n := 0
 	for _, p := range s.PodsOf(d) {
 		if p.DeletionTimestamp == nil && isReady(p) {

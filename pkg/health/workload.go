@@ -65,10 +65,7 @@ func JudgeDeployment(s *cluster.Snapshot, env traderx.Environment, svc traderx.S
 	if d == nil {
 		return w
 	}
-	w.Found, w.Want, w.Total = true, 1, d.Status.Replicas
-	if d.Spec.Replicas != nil {
-		w.Want = *d.Spec.Replicas
-	}
+	w.Found, w.Want, w.Total = true, cluster.DesiredReplicas(d), d.Status.Replicas
 	w.RolledOut = d.Status.ObservedGeneration >= d.Generation
 	for _, p := range s.PodsOf(d) {
 		if p.DeletionTimestamp != nil {

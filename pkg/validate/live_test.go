@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,28 +19,17 @@ import (
 // Deployments, each with one running pod per replica.
 func snapshotOf(t *testing.T, env traderx.Environment, objs []*unstructured.Unstructured) *cluster.Snapshot {
 	t.Helper()
-	s := &cluster.Snapshot{Namespace: env.Namespace()}
-	for _, o := range objs {
-		switch o.GetKind() {
-		case "Namespace":
-			ns := &corev1.Namespace{}
-			if err := convert(o, ns); err != nil {
-				t.Fatal(err)
-			}
-			ns.Status.Phase = corev1.NamespaceActive
-			s.NamespaceObject = ns
-		case "Deployment":
-			var d appsv1.Deployment
-			if err := convert(o, &d); err != nil {
-				t.Fatal(err)
-			}
-			s.Deployments = append(s.Deployments, d)
-			for i := range *d.Spec.Replicas {
-				s.Pods = append(s.Pods, corev1.Pod{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", d.Name, i), Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
-					Status:     corev1.PodStatus{Phase: corev1.PodRunning},
-				})
-			}
+	s, err := cluster.FromObjects(env.Namespace(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NamespaceObject.Status.Phase = corev1.NamespaceActive
+	for _, d := range s.Deployments {
+		for i := range *d.Spec.Replicas {
+			s.Pods = append(s.Pods, corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", d.Name, i), Namespace: d.Namespace, Labels: d.Spec.Template.Labels},
+				Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+			})
 		}
 	}
 	return s

@@ -18,41 +18,41 @@ import (
 // of the input belongs to it.
 func namespaceSuite(v *view) []check.Check {
 	const suite = SuiteNamespace
-	target := "namespace/" + v.namespace
+	target := "namespace/" + v.Namespace
 	var out []check.Check
 	switch {
-	case v.ns != nil && v.live:
-		out = append(out, pass(suite, "exists", target, "namespace %s exists", v.namespace))
-	case v.ns != nil:
-		out = append(out, pass(suite, "exists", target, "the input defines namespace %s", v.namespace))
+	case v.NamespaceObject != nil && v.live:
+		out = append(out, pass(suite, "exists", target, "namespace %s exists", v.Namespace))
+	case v.NamespaceObject != nil:
+		out = append(out, pass(suite, "exists", target, "the input defines namespace %s", v.Namespace))
 	case v.live:
 		out = append(out, fail(suite, "exists", target,
 			"check --context and -n, or deploy the environment: "+hint.Apply(v.env.Name).String(),
-			"namespace %s not found", v.namespace))
+			"namespace %s not found", v.Namespace))
 	default:
 		fix := "include the namespace unit in the input"
 		if other := v.otherNamespaces(); len(other) > 0 {
 			fix = fmt.Sprintf("the manifests were made for another environment; render them for %s (-n sets the namespace)", v.env.Name)
 			out = append(out, fail(suite, "exists", target, fix, "the input defines namespace %s, not %s",
-				strings.Join(other, ", "), v.namespace))
+				strings.Join(other, ", "), v.Namespace))
 			break
 		}
-		out = append(out, fail(suite, "exists", target, fix, "the input has no Namespace %s", v.namespace))
+		out = append(out, fail(suite, "exists", target, fix, "the input has no Namespace %s", v.Namespace))
 	}
 
 	switch {
 	case !v.live:
 		out = append(out, v.liveOnly(suite, "active", target, "the namespace phase")...)
-	case v.ns == nil:
+	case v.NamespaceObject == nil:
 		out = append(out, skip(suite, "active", target, "namespace does not exist"))
-	case v.ns.Status.Phase == corev1.NamespaceActive:
+	case v.NamespaceObject.Status.Phase == corev1.NamespaceActive:
 		out = append(out, pass(suite, "active", target, "phase Active"))
 	default:
 		out = append(out, fail(suite, "active", target, "wait for the deletion to finish, then deploy again",
-			"phase %s: nothing new can be created in it", v.ns.Status.Phase))
+			"phase %s: nothing new can be created in it", v.NamespaceObject.Status.Phase))
 	}
 
-	if v.live && v.ns == nil {
+	if v.live && v.NamespaceObject == nil {
 		return out
 	}
 	var wrong []string
@@ -62,7 +62,7 @@ func namespaceSuite(v *view) []check.Check {
 			continue
 		}
 		n++
-		if o.namespace != "" && o.namespace != v.namespace {
+		if o.namespace != "" && o.namespace != v.Namespace {
 			wrong = append(wrong, fmt.Sprintf("%s in %s", o.target(), o.namespace))
 		}
 	}
@@ -71,7 +71,7 @@ func namespaceSuite(v *view) []check.Check {
 			fmt.Sprintf("render the manifests for %s; copies of another environment keep its namespace", v.env.Name),
 			"%d objects belong to another namespace: %s", len(wrong), firstFew(wrong)))
 	} else {
-		out = append(out, pass(suite, "objects-in-namespace", target, "all %d objects are in %s", n, v.namespace))
+		out = append(out, pass(suite, "objects-in-namespace", target, "all %d objects are in %s", n, v.Namespace))
 	}
 	return out
 }
@@ -81,7 +81,7 @@ func namespaceSuite(v *view) []check.Check {
 func (v *view) otherNamespaces() []string {
 	var out []string
 	for _, o := range v.objects {
-		if o.kind == "Namespace" && o.name != v.namespace {
+		if o.kind == "Namespace" && o.name != v.Namespace {
 			out = append(out, o.name)
 		}
 	}
@@ -111,7 +111,7 @@ func labelsSuite(v *view) []check.Check {
 	for _, o := range v.objects {
 		problems := labelProblems(o.labels, v.serviceOf(o))
 		if o.kind == "Deployment" {
-			if d := v.deployment(o.name); d != nil {
+			if d := v.Deployment(o.name); d != nil {
 				for _, p := range labelProblems(d.Spec.Template.Labels, v.serviceOf(o)) {
 					problems = append(problems, "pod template: "+p)
 				}

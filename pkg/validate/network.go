@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/netpol"
@@ -34,7 +35,7 @@ func dependenciesSuite(v *view) []check.Check {
 		target := "deployment/" + m.d.Name
 		wired := map[string]bool{}
 		if m.svc != nil {
-			c := mainContainer(m.d, m.svc.Name)
+			c := cluster.MainContainer(m.d, m.svc.Name)
 			env := map[string]corev1.EnvVar{}
 			if c != nil {
 				for _, e := range c.Env {
@@ -82,7 +83,7 @@ func (v *view) wireCheck(target string, s traderx.Service, w traderx.Wire, env m
 		if e.Value != strconv.Itoa(int(t.Port)) {
 			return fail(suite, w.Env, target, hint, "%s=%s, but %s listens on %d", w.Env, e.Value, t.Name, t.Port)
 		}
-		svc := v.service(t.Name)
+		svc := v.Service(t.Name)
 		switch {
 		case svc == nil:
 			return fail(suite, w.Env, target, svcHint, "%s=%s, but Service %s does not exist", w.Env, e.Value, t.Name)
@@ -99,14 +100,14 @@ func (v *view) wireCheck(target string, s traderx.Service, w traderx.Wire, env m
 		return fail(suite, w.Env, target, hint, "%s=%q is not a host name", w.Env, e.Value)
 	case a.port != "":
 		return fail(suite, w.Env, target, hint, "%s=%s carries a port: %s appends :%d to the host itself", w.Env, e.Value, s.Name, t.Port)
-	case a.namespace != "" && a.namespace != v.namespace:
-		return fail(suite, w.Env, target, hint, "%s=%s points into namespace %s, not %s", w.Env, e.Value, a.namespace, v.namespace)
-	case a.host != t.Name && v.service(a.host) != nil:
+	case a.namespace != "" && a.namespace != v.Namespace:
+		return fail(suite, w.Env, target, hint, "%s=%s points into namespace %s, not %s", w.Env, e.Value, a.namespace, v.Namespace)
+	case a.host != t.Name && v.Service(a.host) != nil:
 		return fail(suite, w.Env, target, hint, "%s=%s points at Service %s; %s needs %s", w.Env, e.Value, a.host, s.Name, t.Name)
 	case a.host != t.Name:
 		return fail(suite, w.Env, target, hint, "%s=%s names no Service; %s needs %s", w.Env, e.Value, s.Name, t.Name)
 	}
-	svc := v.service(t.Name)
+	svc := v.Service(t.Name)
 	switch {
 	case svc == nil:
 		return fail(suite, w.Env, target, svcHint, "%s=%s, but Service %s does not exist", w.Env, e.Value, t.Name)
@@ -126,9 +127,9 @@ func (v *view) addressCheck(target string, e corev1.EnvVar) check.Check {
 	if err != nil || a.host == "" {
 		return fail(suite, e.Name, target, hint, "%s=%q names no Service", e.Name, e.Value)
 	}
-	svc := v.service(a.host)
-	if svc == nil || (a.namespace != "" && a.namespace != v.namespace) {
-		return fail(suite, e.Name, target, hint, "%s=%s names no Service in %s", e.Name, e.Value, v.namespace)
+	svc := v.Service(a.host)
+	if svc == nil || (a.namespace != "" && a.namespace != v.Namespace) {
+		return fail(suite, e.Name, target, hint, "%s=%s names no Service in %s", e.Name, e.Value, v.Namespace)
 	}
 	if a.port != "" {
 		p, err := strconv.Atoi(a.port)
@@ -184,7 +185,7 @@ func endpointsSuite(v *view) []check.Check {
 	var out []check.Check
 	for _, s := range traderx.Services() {
 		target := "service/" + s.Name
-		svc := v.service(s.Name)
+		svc := v.Service(s.Name)
 		if svc == nil {
 			out = append(out, fail(suite, "exists", target, v.applyHint(manifests.ServiceUnitName(s)),
 				"Service %s not found: nothing reaches %s", s.Name, s.Name))
@@ -195,8 +196,8 @@ func endpointsSuite(v *view) []check.Check {
 		var mine, others []string
 		var matched []*appsv1.Deployment
 		own := map[string]bool{s.DeploymentName(traderx.Blue): true, s.DeploymentName(traderx.Green): true}
-		for i := range v.deployments {
-			d := &v.deployments[i]
+		for i := range v.Deployments {
+			d := &v.Deployments[i]
 			if !selectsTemplate(svc.Spec.Selector, d) {
 				continue
 			}
@@ -241,11 +242,11 @@ func endpointsSuite(v *view) []check.Check {
 		return append(out, v.liveOnly(suite, "ready-endpoints", "services", "endpoint readiness")...)
 	}
 	for _, s := range traderx.Services() {
-		if v.service(s.Name) == nil {
+		if v.Service(s.Name) == nil {
 			continue
 		}
 		target := "service/" + s.Name
-		if n := v.readyEndpoints(s.Name); n > 0 {
+		if n := v.ReadyEndpoints(s.Name); n > 0 {
 			out = append(out, pass(suite, "ready-endpoints", target, "%d ready endpoints", n))
 			continue
 		}
@@ -303,8 +304,8 @@ func routeKey(path string) string {
 func ingressSuite(v *view) []check.Check {
 	const suite = SuiteIngress
 	var paths []ingressPath
-	for i := range v.ingresses {
-		ing := &v.ingresses[i]
+	for i := range v.Ingresses {
+		ing := &v.Ingresses[i]
 		for _, r := range ing.Spec.Rules {
 			if r.HTTP == nil {
 				continue
@@ -373,7 +374,7 @@ func (v *view) routeCheck(s traderx.Service, rt traderx.Route, paths []ingressPa
 	case (b.Port.Number != 0 && b.Port.Number != s.Port) || (b.Port.Name != "" && b.Port.Name != manifests.PortName(s)):
 		problems = append(problems, fmt.Sprintf("routes to port %s, %s listens on %d", backendPort(b.Port), s.Name, s.Port))
 	default:
-		svc := v.service(s.Name)
+		svc := v.Service(s.Name)
 		if svc == nil {
 			problems = append(problems, fmt.Sprintf("backend Service %s does not exist", s.Name))
 		} else if !hasPort(svc, s.Port) {
@@ -396,11 +397,11 @@ func backendPort(p networkingv1.ServiceBackendPort) string {
 // and no edge the model does not have is admitted.
 func networkPolicySuite(v *view) []check.Check {
 	const suite = SuiteNetworkPolicy
-	target := "namespace/" + v.namespace
+	target := "namespace/" + v.Namespace
 	fix := v.applyHint(manifests.NetworkPoliciesUnit)
-	nsLabels := map[string]string{"kubernetes.io/metadata.name": v.namespace}
-	if v.ns != nil {
-		maps.Copy(nsLabels, v.ns.Labels)
+	nsLabels := map[string]string{"kubernetes.io/metadata.name": v.Namespace}
+	if v.NamespaceObject != nil {
+		maps.Copy(nsLabels, v.NamespaceObject.Labels)
 	}
 	type endpoint struct {
 		w   workload
@@ -415,7 +416,7 @@ func networkPolicySuite(v *view) []check.Check {
 		if w.d != nil {
 			l = w.d.Spec.Template.Labels
 		}
-		pods = append(pods, endpoint{w, netpol.Pod{Namespace: v.namespace, NamespaceLabels: nsLabels, Labels: l}})
+		pods = append(pods, endpoint{w, netpol.Pod{Namespace: v.Namespace, NamespaceLabels: nsLabels, Labels: l}})
 	}
 	port := func(s traderx.Service, number int32) netpol.Port {
 		name := manifests.PortName(s)
@@ -431,9 +432,9 @@ func networkPolicySuite(v *view) []check.Check {
 	// An ingress policy with an empty pod selector and no rules isolates every
 	// pod of the namespace; the others then only open what they name.
 	var deny string
-	for _, p := range v.policies {
+	for _, p := range v.NetworkPolicies {
 		sel := p.Spec.PodSelector
-		if p.Namespace == v.namespace && len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 && len(p.Spec.Ingress) == 0 &&
+		if p.Namespace == v.Namespace && len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 && len(p.Spec.Ingress) == 0 &&
 			(len(p.Spec.PolicyTypes) == 0 || slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)) {
 			deny = p.Name
 			break
@@ -445,14 +446,14 @@ func networkPolicySuite(v *view) []check.Check {
 	} else {
 		isolated := 0
 		for _, p := range pods {
-			if netpol.Isolated(v.policies, p.pod) {
+			if netpol.Isolated(v.NetworkPolicies, p.pod) {
 				isolated++
 			}
 		}
 		out = append(out, pass(suite, "default-deny", target, "%s isolates %d of %d TraderX pods", deny, isolated, len(pods)))
 	}
 
-	if len(v.policies) == 0 {
+	if len(v.NetworkPolicies) == 0 {
 		out = append(out, fail(suite, "no-allow-all", target, fix,
 			"no NetworkPolicy: the namespace is open, every pod accepts traffic from any pod of any namespace"))
 	} else {
@@ -462,7 +463,7 @@ func networkPolicySuite(v *view) []check.Check {
 		}{
 			{"any namespace", netpol.Pod{Namespace: "traderx-validate-outsider",
 				NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "traderx-validate-outsider"}, Labels: map[string]string{}}},
-			{"an unknown pod of " + v.namespace, netpol.Pod{Namespace: v.namespace, NamespaceLabels: nsLabels,
+			{"an unknown pod of " + v.Namespace, netpol.Pod{Namespace: v.Namespace, NamespaceLabels: nsLabels,
 				Labels: map[string]string{manifests.LabelApp: "traderx-validate-intruder"}}},
 		}
 		var reached []string
@@ -473,7 +474,7 @@ func networkPolicySuite(v *view) []check.Check {
 			}
 			for _, st := range strangers {
 				for _, n := range ports {
-					if netpol.Allowed(v.policies, st.pod, p.pod, port(p.w.svc, n)) {
+					if netpol.Allowed(v.NetworkPolicies, st.pod, p.pod, port(p.w.svc, n)) {
 						reached = append(reached, fmt.Sprintf("%s:%d from %s", p.w.name, n, st.what))
 					}
 				}
@@ -496,7 +497,7 @@ func networkPolicySuite(v *view) []check.Check {
 				if to.w.svc.Name != e.To {
 					continue
 				}
-				if !netpol.Allowed(v.policies, from.pod, to.pod, port(to.w.svc, to.w.svc.Port)) {
+				if !netpol.Allowed(v.NetworkPolicies, from.pod, to.pod, port(to.w.svc, to.w.svc.Port)) {
 					blocked = append(blocked, fmt.Sprintf("%s → %s:%d", from.w.name, to.w.name, to.w.svc.Port))
 				}
 			}
@@ -512,7 +513,7 @@ func networkPolicySuite(v *view) []check.Check {
 			if from.w.svc.Name == to.w.svc.Name || edges[traderx.Edge{From: from.w.svc.Name, To: to.w.svc.Name}] {
 				continue
 			}
-			if netpol.Allowed(v.policies, from.pod, to.pod, port(to.w.svc, to.w.svc.Port)) {
+			if netpol.Allowed(v.NetworkPolicies, from.pod, to.pod, port(to.w.svc, to.w.svc.Port)) {
 				extra = append(extra, fmt.Sprintf("%s → %s", from.w.name, to.w.name))
 			}
 		}

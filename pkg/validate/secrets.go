@@ -24,7 +24,7 @@ func secretsSuite(v *view) []check.Check {
 	var out []check.Check
 	for _, name := range traderx.RequiredSecrets() {
 		target := "secret/" + name
-		hint := fmt.Sprintf("create it (it is never a ConfigHub unit): kubectl -n %s create secret generic %s --from-literal=username=<user> --from-literal=password=<password>", v.namespace, name)
+		hint := fmt.Sprintf("create it (it is never a ConfigHub unit): kubectl -n %s create secret generic %s --from-literal=username=<user> --from-literal=password=<password>", v.Namespace, name)
 		switch {
 		case !v.live:
 			out = append(out, skip(suite, "secret-exists", target, v.offline+": Secrets are not ConfigHub units; checked live only"))
@@ -33,7 +33,7 @@ func secretsSuite(v *view) []check.Check {
 		case v.secrets[name]:
 			out = append(out, pass(suite, "secret-exists", target, "Secret %s exists (metadata only; values not read)", name))
 		default:
-			out = append(out, fail(suite, "secret-exists", target, hint, "Secret %s not found in namespace %s: the pods that reference it cannot start", name, v.namespace))
+			out = append(out, fail(suite, "secret-exists", target, hint, "Secret %s not found in namespace %s: the pods that reference it cannot start", name, v.Namespace))
 		}
 	}
 	for _, m := range v.deploymentsInOrder() {

@@ -107,13 +107,13 @@ func Run(in Input) (*check.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := check.NewReport(check.KindValidate, in.Env.Name, v.namespace)
+	r := check.NewReport(check.KindValidate, in.Env.Name, v.Namespace)
 	for _, s := range suites {
-		if s.inNamespace && v.live && v.ns == nil {
+		if s.inNamespace && v.live && v.NamespaceObject == nil {
 			// Everything else lives inside the namespace: one SKIP per suite
 			// keeps the report about the one thing that is wrong.
-			r.Add(skip(s.id, "suite", "namespace/"+v.namespace,
-				fmt.Sprintf("namespace %s does not exist: nothing to validate", v.namespace)))
+			r.Add(skip(s.id, "suite", "namespace/"+v.Namespace,
+				fmt.Sprintf("namespace %s does not exist: nothing to validate", v.Namespace)))
 			continue
 		}
 		cs := s.run(v)

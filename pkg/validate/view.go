@@ -7,37 +7,23 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
-// view is the one typed picture every suite reads, built from a live
-// snapshot or from offline objects.
+// view is the one typed picture every suite reads: a pkg/cluster Snapshot,
+// taken live or built from offline objects, and what else the run knows.
 type view struct {
+	*cluster.Snapshot
 	env  traderx.Environment
 	live bool
 	// offline is why live-only validations SKIP (offline runs only).
-	offline   string
-	namespace string
-	// ns is the environment's Namespace: live, nil when it does not exist;
-	// offline, nil when the input does not define it.
-	ns          *corev1.Namespace
-	deployments []appsv1.Deployment
-	services    []corev1.Service
-	ingresses   []networkingv1.Ingress
-	policies    []networkingv1.NetworkPolicy
-	pdbs        []policyv1.PodDisruptionBudget
-	pods        []corev1.Pod
-	slices      []discoveryv1.EndpointSlice
+	offline string
 	// objects are every object of the input with its labels, for the
 	// namespace and label suites.
 	objects   []object
@@ -78,123 +64,46 @@ func newView(in Input) (*view, error) {
 	v := &view{env: in.Env, secrets: in.Secrets, confighub: in.ConfigHub}
 	if s := in.Snapshot; s != nil {
 		v.live = true
-		v.namespace = s.Namespace
-		v.ns = s.NamespaceObject
-		v.deployments, v.services, v.ingresses = s.Deployments, s.Services, s.Ingresses
-		v.policies, v.pdbs, v.pods, v.slices = s.NetworkPolicies, s.PodDisruptionBudgets, s.Pods, s.EndpointSlices
-		if v.ns != nil {
-			v.objects = append(v.objects, object{kind: "Namespace", name: v.ns.Name, labels: v.ns.Labels})
+		v.Snapshot = s
+		if s.NamespaceObject != nil {
+			v.objects = append(v.objects, object{kind: "Namespace", name: s.NamespaceObject.Name, labels: s.NamespaceObject.Labels})
 		}
 		add := func(kind string, m metav1.ObjectMeta) {
 			v.objects = append(v.objects, object{kind: kind, name: m.Name, namespace: m.Namespace, labels: m.Labels, namespaced: true})
 		}
-		for _, d := range v.deployments {
+		for _, d := range s.Deployments {
 			add("Deployment", d.ObjectMeta)
 		}
-		for _, x := range v.services {
+		for _, x := range s.Services {
 			add("Service", x.ObjectMeta)
 		}
-		for _, x := range v.ingresses {
+		for _, x := range s.Ingresses {
 			add("Ingress", x.ObjectMeta)
 		}
-		for _, x := range v.policies {
+		for _, x := range s.NetworkPolicies {
 			add("NetworkPolicy", x.ObjectMeta)
 		}
-		for _, x := range v.pdbs {
+		for _, x := range s.PodDisruptionBudgets {
 			add("PodDisruptionBudget", x.ObjectMeta)
 		}
 		return v, nil
 	}
 
-	v.namespace = in.Env.Namespace()
 	v.offline = in.OfflineReason
 	if v.offline == "" {
 		v.offline = "offline validation of manifests"
 	}
-	for i, u := range in.Objects {
+	for _, u := range in.Objects {
 		kind := u.GetKind()
 		v.objects = append(v.objects, object{kind: kind, name: u.GetName(), namespace: u.GetNamespace(),
 			labels: u.GetLabels(), namespaced: kind != "Namespace"})
-		var err error
-		switch kind {
-		case "Namespace":
-			var ns corev1.Namespace
-			if err = convert(u, &ns); err == nil && ns.Name == v.namespace {
-				v.ns = &ns
-			}
-		case "Deployment":
-			err = convertAppend(u, &v.deployments)
-		case "Service":
-			err = convertAppend(u, &v.services)
-		case "Ingress":
-			err = convertAppend(u, &v.ingresses)
-		case "NetworkPolicy":
-			err = convertAppend(u, &v.policies)
-		case "PodDisruptionBudget":
-			err = convertAppend(u, &v.pdbs)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("object %d (%s %s): %w", i+1, kind, u.GetName(), err)
-		}
 	}
-	v.defaultNamespaces()
+	s, err := cluster.FromObjects(in.Env.Namespace(), in.Objects)
+	if err != nil {
+		return nil, err
+	}
+	v.Snapshot = s
 	return v, nil
-}
-
-// defaultNamespaces puts offline objects without a namespace into the
-// environment's, where applying them would put them.
-func (v *view) defaultNamespaces() {
-	set := func(m *metav1.ObjectMeta) {
-		if m.Namespace == "" {
-			m.Namespace = v.namespace
-		}
-	}
-	for i := range v.deployments {
-		set(&v.deployments[i].ObjectMeta)
-	}
-	for i := range v.services {
-		set(&v.services[i].ObjectMeta)
-	}
-	for i := range v.ingresses {
-		set(&v.ingresses[i].ObjectMeta)
-	}
-	for i := range v.policies {
-		set(&v.policies[i].ObjectMeta)
-	}
-	for i := range v.pdbs {
-		set(&v.pdbs[i].ObjectMeta)
-	}
-}
-
-func convert(u *unstructured.Unstructured, out any) error {
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
-}
-
-func convertAppend[T any](u *unstructured.Unstructured, list *[]T) error {
-	var x T
-	if err := convert(u, &x); err != nil {
-		return err
-	}
-	*list = append(*list, x)
-	return nil
-}
-
-func (v *view) deployment(name string) *appsv1.Deployment {
-	for i := range v.deployments {
-		if v.deployments[i].Name == name {
-			return &v.deployments[i]
-		}
-	}
-	return nil
-}
-
-func (v *view) service(name string) *corev1.Service {
-	for i := range v.services {
-		if v.services[i].Name == name {
-			return &v.services[i]
-		}
-	}
-	return nil
 }
 
 // workload is one Deployment the model expects; d is nil when it is missing.
@@ -215,7 +124,7 @@ func (v *view) workloads() []workload {
 		}
 		for _, c := range colours {
 			name := s.DeploymentName(c)
-			out = append(out, workload{svc: s, colour: c, name: name, d: v.deployment(name)})
+			out = append(out, workload{svc: s, colour: c, name: name, d: v.Deployment(name)})
 		}
 	}
 	return out
@@ -237,9 +146,9 @@ func (v *view) deploymentsInOrder() []modelled {
 		known[w.name] = true
 	}
 	var rest []modelled
-	for i := range v.deployments {
-		if !known[v.deployments[i].Name] {
-			rest = append(rest, modelled{d: &v.deployments[i]})
+	for i := range v.Deployments {
+		if !known[v.Deployments[i].Name] {
+			rest = append(rest, modelled{d: &v.Deployments[i]})
 		}
 	}
 	sort.Slice(rest, func(i, j int) bool { return rest[i].d.Name < rest[j].d.Name })
@@ -255,7 +164,7 @@ type modelled struct {
 // activeColour is the colour the service's Service selects; the rendered
 // default when the Service is missing or names no colour.
 func (v *view) activeColour(s traderx.Service) string {
-	if svc := v.service(s.Name); svc != nil {
+	if svc := v.Service(s.Name); svc != nil {
 		if c := svc.Spec.Selector[manifests.LabelColour]; c != "" {
 			return c
 		}
@@ -268,21 +177,6 @@ func (v *view) active(w workload) bool {
 	return !w.svc.BlueGreen || w.colour == v.activeColour(w.svc)
 }
 
-// mainContainer returns the container running the service: the one named
-// after it, else the first.
-func mainContainer(d *appsv1.Deployment, service string) *corev1.Container {
-	cs := d.Spec.Template.Spec.Containers
-	for i := range cs {
-		if cs[i].Name == service {
-			return &cs[i]
-		}
-	}
-	if len(cs) > 0 {
-		return &cs[0]
-	}
-	return nil
-}
-
 // selectsTemplate reports whether a Service-style selector matches a
 // Deployment's pods; an empty selector matches nothing.
 func selectsTemplate(sel map[string]string, d *appsv1.Deployment) bool {
@@ -290,43 +184,6 @@ func selectsTemplate(sel map[string]string, d *appsv1.Deployment) bool {
 		return false
 	}
 	return labels.SelectorFromSet(sel).Matches(labels.Set(d.Spec.Template.Labels))
-}
-
-func (v *view) podsOf(d *appsv1.Deployment) []corev1.Pod {
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil || sel.Empty() {
-		return nil
-	}
-	var out []corev1.Pod
-	for _, p := range v.pods {
-		if sel.Matches(labels.Set(p.Labels)) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// readyEndpoints counts a Service's ready endpoints as pkg/cluster does.
-func (v *view) readyEndpoints(service string) int {
-	n := 0
-	for _, e := range v.slices {
-		if e.Labels[discoveryv1.LabelServiceName] != service {
-			continue
-		}
-		for _, ep := range e.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-func replicasOf(d *appsv1.Deployment) int32 {
-	if d.Spec.Replicas == nil {
-		return 1
-	}
-	return *d.Spec.Replicas
 }
 
 // hasPort reports whether a Service listens on port.

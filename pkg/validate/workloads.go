@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -38,7 +39,7 @@ func replicasSuite(v *view) []check.Check {
 			continue
 		}
 		target := "service/" + s.Name
-		svc := v.service(s.Name)
+		svc := v.Service(s.Name)
 		switch c := selectorColour(svc); {
 		case svc == nil:
 			out = append(out, skip(suite, "active-colour", target,
@@ -64,7 +65,7 @@ func replicasSuite(v *view) []check.Check {
 				"Deployment %s not found", w.name))
 			continue
 		}
-		got := replicasOf(w.d)
+		got := cluster.DesiredReplicas(w.d)
 		switch {
 		case !active:
 			out = append(out, pass(suite, "desired-replicas", target, "standby colour: %d replicas (0 is fine)", got))
@@ -92,7 +93,7 @@ func replicasSuite(v *view) []check.Check {
 	}
 	for _, w := range present(v.workloads()) {
 		target := "deployment/" + w.name
-		want := replicasOf(w.d)
+		want := cluster.DesiredReplicas(w.d)
 		if v.active(w) {
 			want = v.env.ReplicasFor(w.svc)
 		}
@@ -102,7 +103,7 @@ func replicasSuite(v *view) []check.Check {
 			continue
 		}
 		out = append(out, fail(suite, "running-replicas", target,
-			fmt.Sprintf("see why: %s; kubectl describe deployment %s -n %s", hint.Health(v.env.Name), w.name, v.namespace),
+			fmt.Sprintf("see why: %s; kubectl describe deployment %s -n %s", hint.Health(v.env.Name), w.name, v.Namespace),
 
 			"%d/%d available (%d ready, %d updated)", avail, want, w.d.Status.ReadyReplicas, w.d.Status.UpdatedReplicas))
 	}
@@ -205,7 +206,7 @@ func probesSuite(v *view) []check.Check {
 	var out []check.Check
 	for _, w := range present(v.workloads()) {
 		target := "deployment/" + w.name
-		c := mainContainer(w.d, w.svc.Name)
+		c := cluster.MainContainer(w.d, w.svc.Name)
 		if c == nil {
 			out = append(out, fail(suite, "readiness", target, "", "Deployment has no container"))
 			continue
@@ -374,7 +375,7 @@ func podsSuite(v *view) []check.Check {
 	var out []check.Check
 	for _, w := range present(v.workloads()) {
 		target := "deployment/" + w.name
-		pods := v.podsOf(w.d)
+		pods := v.PodsOf(w.d)
 		var looping, failed []string
 		for _, p := range pods {
 			if p.Status.Phase == corev1.PodFailed {
@@ -386,12 +387,12 @@ func podsSuite(v *view) []check.Check {
 				}
 			}
 		}
-		logs := fmt.Sprintf("read the logs: kubectl logs -n %s deployment/%s --previous", v.namespace, w.name)
+		logs := fmt.Sprintf("read the logs: kubectl logs -n %s deployment/%s --previous", v.Namespace, w.name)
 		out = append(out,
 			result(suite, "no-crash-loop", target, firstFew(looping), logs,
 				fmt.Sprintf("%d pods, none crash-looping", len(pods))),
 			result(suite, "no-failed-pods", target, missingList("failed:", failed),
-				fmt.Sprintf("see why: kubectl describe pod -n %s; delete failed pods once understood", v.namespace),
+				fmt.Sprintf("see why: kubectl describe pod -n %s; delete failed pods once understood", v.Namespace),
 				fmt.Sprintf("%d pods, none failed", len(pods))),
 		)
 	}
@@ -424,10 +425,10 @@ func availabilitySuite(v *view) []check.Check {
 	var out []check.Check
 	for _, s := range traderx.Services() {
 		target := "service/" + s.Name
-		d := v.deployment(s.DeploymentName(v.activeColour(s)))
+		d := v.Deployment(s.DeploymentName(v.activeColour(s)))
 		replicas := v.env.ReplicasFor(s)
 		if d != nil {
-			replicas = replicasOf(d)
+			replicas = cluster.DesiredReplicas(d)
 		}
 		if s.Singleton {
 			out = append(out, warn(suite, "singleton", target,
@@ -453,7 +454,7 @@ func availabilitySuite(v *view) []check.Check {
 func (v *view) pdbCheck(s traderx.Service, d *appsv1.Deployment, replicas int32) check.Check {
 	const suite, name = SuiteAvailability, "pdb"
 	target := "service/" + s.Name
-	for _, p := range v.pdbs {
+	for _, p := range v.PodDisruptionBudgets {
 		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
 			continue
