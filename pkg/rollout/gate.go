@@ -80,9 +80,79 @@ func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult
 	return te
 }
 
-// gate polls the health of a tier's services until HEALTHY or DEGRADED, or
-// the timeout. Cluster read errors are retried with backoff.
-func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan, o ApplyOptions) (*check.Report, error) {
+// observer is how a run judges the cluster while it waits: through a watch
+// of the environment's namespace when the Gate is a Watcher, re-judging at
+// every change, else by polling the Gate.
+type observer struct {
+	gate    Gate
+	changed <-chan struct{} // nil: poll every PollInterval
+}
+
+// observe starts watching env's namespace for the rest of ctx, or falls back
+// to polling when the Gate cannot watch or the watch cannot start (the
+// polls then say whether the cluster is readable).
+func (r *Rollout) observe(ctx context.Context, env traderx.Environment) *observer {
+	w, ok := r.Gate.(Watcher)
+	if !ok {
+		return &observer{gate: r.Gate}
+	}
+	g, changed, err := w.Watch(ctx, env)
+	if err != nil {
+		r.log().Warn(fmt.Sprintf("%s: cannot watch namespace %s (%v); polling every %s instead", env.Name, env.Namespace(), err, DefaultPollInterval))
+		return &observer{gate: r.Gate}
+	}
+	return &observer{gate: g, changed: changed}
+}
+
+// await sleeps d on the run's clock, returning early when the watch reports a
+// change. It returns only once its helper stopped listening, so no change is
+// swallowed between this wait and the next judgement.
+func (r *Rollout) await(ctx context.Context, obs *observer, d time.Duration) error {
+	if obs.changed == nil {
+		return r.clock().Sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-obs.changed:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err := r.clock().Sleep(sctx, d)
+	cancel()
+	<-done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_ = err // cancelled by a change: judge again
+	return nil
+}
+
+// hold is one wait for health: the services to judge, how long they must
+// stay HEALTHY or DEGRADED without a break, and how the wait is named.
+type hold struct {
+	services []string // nil: the whole environment
+	min      time.Duration
+	label    string // "tier 2" in logs
+	step     string // progress step name
+	// reverse drops the dependency checks (the tier gates of a rollback).
+	reverse bool
+}
+
+// waitHealthy judges the services until they are HEALTHY, or DEGRADED with
+// nothing left settling, and have stayed so for h.min: a condition that must
+// hold continuously, re-judged at every change the observer reports (or
+// every PollInterval), which catches pods that crash soon after they became
+// ready. It returns the last report and whether the timeout ended the wait
+// first. failed is "" when they passed, else why they did not: the timeout
+// ran out, or (without a hold: nothing of theirs changed, so no new pod will
+// replace the failing ones) they fail in a way waiting does not cure.
+// Cluster read errors are retried with doubling backoff; past the retries
+// the error is returned as an *unreachableError.
+func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs *observer, h hold, o ApplyOptions) (rep *check.Report, failed string, err error) {
 	log := r.log()
 	clock := r.clock()
 	deadline := clock.Now().Add(o.Timeout)
@@ -91,26 +161,31 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 	lastReason := ""
 	var healthySince time.Time
 	announced := false
-	log.Debug(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
-	name := tierName(t)
-	r.step(Step{Name: name, Note: "waiting for health"})
+	what := "the environment"
+	if h.services != nil {
+		what = strings.Join(h.services, ", ")
+	}
+	log.Debug(fmt.Sprintf("%s: waiting up to %s for %s to become healthy", h.label, o.Timeout, what))
+	r.step(Step{Name: h.step, Note: "waiting for health"})
 	for {
-		rep, err := r.Gate.Check(ctx, env, t.services)
+		rep, err = obs.gate.Check(ctx, env, h.services)
 		if err != nil {
 			readErrors++
-			if readErrors > o.Retries || ctx.Err() != nil {
-				return nil, &TierError{Env: env.Name, Tier: t.number, Services: t.services,
-					Cause: "cannot read the cluster to verify health: " + err.Error(), Unreachable: true, Resume: o.Resume, Err: &unreachableError{err}}
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
 			}
-			log.Warn(fmt.Sprintf("tier %d: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
-				t.number, readErrors, o.Retries+1, err, delay))
+			if readErrors > o.Retries {
+				return nil, "", &unreachableError{err}
+			}
+			log.Warn(fmt.Sprintf("%s: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
+				h.label, readErrors, o.Retries+1, err, delay))
 			if err := clock.Sleep(ctx, delay); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			delay *= 2
 			continue
 		}
-		if o.Reverse {
+		if h.reverse {
 			rep = withoutDependencies(rep)
 		}
 		rep.Finalize()
@@ -122,34 +197,99 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 		} else if healthySince.IsZero() {
 			healthySince = now
 		}
-		stable := ok && (now.Sub(healthySince) >= o.Settle || timedOut)
+		held := now.Sub(healthySince)
+		stable := ok && (held >= h.min || timedOut)
 		switch {
 		case ok && !stable:
 			if !announced {
-				log.Debug(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
-				r.step(Step{Name: name, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, o.Settle)})
+				log.Debug(fmt.Sprintf("%s: %s %s; checking it stays so for %s", h.label, what, rep.Verdict, h.min))
+				r.step(Step{Name: h.step, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, h.min)})
 				announced = true
 			}
 		case stable:
-			msg := fmt.Sprintf("tier %d: %s %s", t.number, strings.Join(t.services, ", "), rep.Verdict)
+			msg := fmt.Sprintf("%s: %s %s", h.label, what, rep.Verdict)
 			if rep.Verdict == check.VerdictDegraded {
 				log.Warn(msg + ": " + rep.Reason)
 			} else {
 				log.Debug(msg)
 			}
-			return rep, nil
+			return rep, "", nil
 		case timedOut:
-			return rep, r.gateFailure(env, t, o, rep)
+			return rep, fmt.Sprintf("not healthy after %s", o.Timeout), nil
+		case h.min == 0 && len(health.Persistent(rep)) > 0:
+			return rep, "failing in a way waiting does not cure", nil
 		}
 		if !ok && rep.Reason != lastReason {
-			log.Debug(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
-			r.step(Step{Name: name, Note: "waiting: " + rep.Reason})
+			log.Debug(fmt.Sprintf("%s: waiting: %s (%s left)", h.label, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
+			r.step(Step{Name: h.step, Note: "waiting: " + rep.Reason})
 			lastReason = rep.Reason
 		}
-		if err := clock.Sleep(ctx, o.PollInterval); err != nil {
-			return rep, err
+		// Judge again at the next change, at the latest when the hold is
+		// over or a poll is due (a verdict can change with time alone: a pod
+		// not ready past its grace fails).
+		wait := min(o.PollInterval, deadline.Sub(now))
+		if ok {
+			wait = min(wait, h.min-held)
+		}
+		if err := r.await(ctx, obs, max(wait, 0)); err != nil {
+			return rep, "", err
 		}
 	}
+}
+
+// gate waits for the gated services of a tier: those changed in it hold
+// o.Settle; dependents of changes in earlier tiers, unchanged themselves,
+// are judged healthy once.
+func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (*check.Report, error) {
+	h := hold{services: t.gated, label: fmt.Sprintf("tier %d", t.number), step: tierName(t), reverse: o.Reverse}
+	if t.changed {
+		h.min = o.Settle
+	}
+	rep, failed, err := r.waitHealthy(ctx, env, obs, h, o)
+	var ue *unreachableError
+	switch {
+	case errors.As(err, &ue):
+		return nil, &TierError{Env: env.Name, Tier: t.number, Services: t.services,
+			Cause: "cannot read the cluster to verify health: " + ue.err.Error(), Unreachable: true, Resume: o.Resume, Err: ue}
+	case err != nil:
+		return rep, err
+	case failed != "":
+		return rep, r.gateFailure(env, t, o, rep, failed)
+	}
+	return rep, nil
+}
+
+// verdict judges the environment at the end of an apply, once healthy
+// suffices: what changed held healthy in its tier's gate. It reads the
+// cluster afresh (obs only wakes the waits) and includes the dependency
+// checks even in reverse order. An apply limited to some services is judged
+// on them and their dependents; any other on the whole environment, also when
+// nothing was applied. Not HEALTHY or DEGRADED in time, or failing in a way
+// waiting does not cure, is a *VerdictError.
+func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *observer, o ApplyOptions) (*check.Report, error) {
+	var services []string // nil: everything, ingress included
+	if len(o.Services) > 0 {
+		services = slices.Clone(o.Services)
+		for _, s := range o.Services {
+			services = append(services, traderx.Dependents(s)...)
+		}
+		slices.Sort(services)
+		services = slices.Compact(services)
+	}
+	h := hold{services: services, label: env.Name, step: "health of " + env.Name}
+	rep, failed, err := r.waitHealthy(ctx, env, &observer{gate: r.Gate, changed: obs.changed}, h, o)
+	var ue *unreachableError
+	switch {
+	case errors.As(err, &ue):
+		return nil, &unreachableError{fmt.Errorf("%s: cannot read the cluster to verify health (check --kube-context / KUBECONFIG): %w", env.Name, ue.err)}
+	case err != nil:
+		return rep, err
+	case failed != "":
+		r.step(Step{Name: h.step, Note: string(rep.Verdict) + ": " + rep.Reason, End: true, Failed: true})
+		return rep, &VerdictError{Env: env.Name, Verdict: rep.Verdict, Why: failed, Reason: rep.Reason, Checks: failing(rep), Resume: o.Resume}
+	}
+	r.step(Step{Name: h.step, Note: string(rep.Verdict), End: true})
+	return rep, nil
 }
 
 // settling reports warnings that go away by themselves: a rollout in
@@ -159,18 +299,22 @@ func settling(rep *check.Report) bool {
 	return slices.ContainsFunc(rep.Checks, health.Settling)
 }
 
-func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) *TierError {
-	var failing []check.Check
-	for _, c := range rep.Checks {
-		if c.Status == check.StatusFail {
-			failing = append(failing, c)
-		}
-	}
-	te := r.tierFailure(env, t, o, failing, fmt.Sprintf("not healthy after %s", o.Timeout))
+func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report, why string) *TierError {
+	te := r.tierFailure(env, t, o, failing(rep), why)
 	if te.Unit == "" {
-		te.Cause = fmt.Sprintf("not healthy after %s: %s", o.Timeout, rep.Reason)
+		te.Cause = why + ": " + rep.Reason
 	}
 	return te
+}
+
+func failing(rep *check.Report) []check.Check {
+	var out []check.Check
+	for _, c := range rep.Checks {
+		if c.Status == check.StatusFail {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // tierFailure is a tier's failure on failing checks, naming the unit behind
