@@ -27,14 +27,14 @@ const (
 	DefaultTimeout      = 120 * time.Second
 	DefaultPollInterval = 2 * time.Second
 	// DefaultSettle is how long the services a tier changed must stay
-	// healthy, observed without a break, before the next tier starts. A
-	// crash-looping container often passes readiness once before it
-	// crashes; the hold starts only after ConfigHub's worker reported the
-	// apply complete, which it does once the new pods are ready. The local
-	// control plane's kwok stage (test/cluster/stages) crashes such a pod
-	// 3 to 4 s after it became ready, so 5 s catches it with a second to
-	// spare for kwok and the watch to deliver it. Unchanged tiers are not
-	// held: their pods did not move.
+	// healthy without a break (see keeper). A crash-looping container often
+	// passes readiness once before it crashes; the hold starts when the
+	// tier's gate finds the services healthy, after ConfigHub's worker
+	// reported the apply complete, which it does once the new pods are
+	// ready. The local control plane's kwok stage (test/cluster/stages)
+	// crashes such a pod 3 to 4 s after it became ready, so 5 s catches it
+	// with a second to spare for kwok and the watch to deliver it. Unchanged
+	// tiers are not held: their pods did not move.
 	DefaultSettle = 5 * time.Second
 )
 
@@ -51,10 +51,11 @@ type ApplyOptions struct {
 	// PollInterval is how often the gate re-reads the cluster (default 2s).
 	PollInterval time.Duration
 	// Settle is how long the services a tier changed must stay healthy
-	// before the gate passes, so pods that crash soon after becoming ready
-	// are caught (default 5s; <0: none). Services that did not change but
-	// depend on a changed one are judged once; the rest are judged by the
-	// whole-environment verdict at the end.
+	// without a break from when its gate found them so, so pods that crash
+	// soon after becoming ready are caught (default 5s; <0: none). Later
+	// tiers go on meanwhile; the run ends once every hold is over, and a
+	// break stops it. Services that did not change but depend on a changed
+	// one are judged once; the rest by the verdict at the end.
 	Settle time.Duration
 	// ChangeDesc describes the release; a generated one when empty.
 	ChangeDesc string
@@ -173,10 +174,11 @@ func (p planned) live() bool {
 // dependency order (namespace, network policies with the first service
 // tier, service tiers, ingress last), the units of a tier applied
 // concurrently and each apply waited for. After a tier, a health gate on what
-// the run changed in it, which must stay HEALTHY or DEGRADED for
-// o.Settle, and on the unchanged services there that depend on a change,
-// judged once; tiers with neither are not gated. Then the verdict on the
-// whole environment (see verdict), also when nothing was applied. Failed
+// the run changed in it and on the unchanged services there that depend on a
+// change: they must become HEALTHY or DEGRADED; tiers with neither are not
+// gated. What changed must then stay so for o.Settle while the run goes on
+// (see keeper). Last, the verdict on the whole environment (see verdict),
+// also when nothing was applied. Failed
 // applies and unreadable gates are retried with doubling backoff. The first
 // failing tier stops the run with a *TierError. Units already live at their
 // head revision are skipped, so a re-run resumes. A run that applied
@@ -217,15 +219,21 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	if o.Reverse {
 		slices.Reverse(tiers)
 	}
-	// One watch of the namespace serves every gate of the run.
+	// One watch of the namespace serves every gate of the run and the
+	// keeper, which holds what changed healthy and stops the run on a break.
 	obs := &observer{gate: r.Gate}
+	var k *keeper
+	run, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	if !o.DryRun && slices.ContainsFunc(tiers, func(t tierPlan) bool { return len(t.gated) > 0 }) {
-		wctx, stop := context.WithCancel(ctx)
-		defer stop()
-		obs = r.observe(wctx, env)
+		obs = r.observe(run, env)
+		k = r.keep(run, env, obs, o, stopRun)
 	}
 	for _, t := range tiers {
-		tr, err := r.applyTier(ctx, sp, env, obs, t, o)
+		tr, err := r.applyTier(run, sp, env, obs, k, t, o)
+		if berr := r.broken(run, env, o); berr != nil {
+			err = berr
+		}
 		if !o.DryRun {
 			done, note := tierEnd(tr)
 			if err != nil {
@@ -248,6 +256,14 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	}
 	if o.DryRun {
 		return res, nil
+	}
+	if k != nil {
+		if err := k.wait(run); err != nil {
+			if berr := r.broken(run, env, o); berr != nil {
+				err = berr
+			}
+			return res, err
+		}
 	}
 	rep, err := r.verdict(ctx, env, obs, o)
 	if rep != nil {
@@ -452,7 +468,7 @@ func groupTiers(plan []planned) []tierPlan {
 	return out
 }
 
-func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (TierResult, error) {
+func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env traderx.Environment, obs *observer, k *keeper, t tierPlan, o ApplyOptions) (TierResult, error) {
 	tr := TierResult{Number: t.number, Services: t.services}
 	log := r.log()
 	var todo []int
@@ -574,6 +590,9 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	}
 	if werr := r.watchdogStop(ctx, wctx, env, t, &tr, o); werr != nil {
 		return tr, werr
+	}
+	if err == nil && t.changed {
+		k.add(t, r.clock().Now())
 	}
 	if err != nil {
 		var te *TierError

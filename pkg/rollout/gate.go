@@ -131,44 +131,41 @@ func (r *Rollout) await(ctx context.Context, obs *observer, d time.Duration) err
 	return nil
 }
 
-// hold is one wait for health: the services to judge, how long they must
-// stay HEALTHY or DEGRADED without a break, and how the wait is named.
-type hold struct {
+// wait is one wait for health: the services to judge and how it is named.
+type wait struct {
 	services []string // nil: the whole environment
-	min      time.Duration
-	label    string // "tier 2" in logs
-	step     string // progress step name
+	label    string   // "tier 2" in logs
+	step     string   // progress step name
 	// reverse drops the dependency checks (the tier gates of a rollback).
 	reverse bool
+	// changed says the run applied some of the services: their failing pods
+	// are being replaced, so only the timeout ends the wait.
+	changed bool
 }
 
 // waitHealthy judges the services until they are HEALTHY, or DEGRADED with
-// nothing left settling, and have stayed so for h.min: a condition that must
-// hold continuously, re-judged at every change the observer reports (or
-// every PollInterval), which catches pods that crash soon after they became
-// ready. It returns the last report and whether the timeout ended the wait
-// first. failed is "" when they passed, else why they did not: the timeout
-// ran out, or (without a hold: nothing of theirs changed, so no new pod will
-// replace the failing ones) they fail in a way waiting does not cure.
-// Cluster read errors are retried with doubling backoff; past the retries
-// the error is returned as an *unreachableError.
-func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs *observer, h hold, o ApplyOptions) (rep *check.Report, failed string, err error) {
+// nothing left settling (DEGRADED at the timeout passes), re-judging at every
+// change the observer reports, or every PollInterval. It returns the last
+// report and failed: "" when they passed, else why not: the timeout ran out,
+// or (when nothing of theirs changed, so no new pod will replace the failing
+// ones) they fail in a way waiting does not cure. Cluster read errors are
+// retried with doubling backoff; past the retries the error is returned as
+// an *unreachableError.
+func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs *observer, w wait, o ApplyOptions) (rep *check.Report, failed string, err error) {
 	log := r.log()
 	clock := r.clock()
 	deadline := clock.Now().Add(o.Timeout)
 	delay := o.RetryDelay
 	readErrors := 0
 	lastReason := ""
-	var healthySince time.Time
-	announced := false
 	what := "the environment"
-	if h.services != nil {
-		what = strings.Join(h.services, ", ")
+	if w.services != nil {
+		what = strings.Join(w.services, ", ")
 	}
-	log.Debug(fmt.Sprintf("%s: waiting up to %s for %s to become healthy", h.label, o.Timeout, what))
-	r.step(Step{Name: h.step, Note: "waiting for health"})
+	log.Debug(fmt.Sprintf("%s: waiting up to %s for %s to become healthy", w.label, o.Timeout, what))
+	r.step(Step{Name: w.step, Note: "waiting for health"})
 	for {
-		rep, err = obs.gate.Check(ctx, env, h.services)
+		rep, err = obs.gate.Check(ctx, env, w.services)
 		if err != nil {
 			readErrors++
 			if ctx.Err() != nil {
@@ -178,74 +175,61 @@ func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs 
 				return nil, "", &unreachableError{err}
 			}
 			log.Warn(fmt.Sprintf("%s: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
-				h.label, readErrors, o.Retries+1, err, delay))
+				w.label, readErrors, o.Retries+1, err, delay))
 			if err := clock.Sleep(ctx, delay); err != nil {
 				return nil, "", err
 			}
 			delay *= 2
 			continue
 		}
-		if h.reverse {
-			rep = withoutDependencies(rep)
-		}
-		rep.Finalize()
 		now := clock.Now()
 		timedOut := !now.Before(deadline)
-		ok := rep.Verdict == check.VerdictHealthy || rep.Verdict == check.VerdictDegraded && (!settling(rep) || timedOut)
-		if !ok {
-			healthySince, announced = time.Time{}, false
-		} else if healthySince.IsZero() {
-			healthySince = now
-		}
-		held := now.Sub(healthySince)
-		stable := ok && (held >= h.min || timedOut)
-		switch {
-		case ok && !stable:
-			if !announced {
-				log.Debug(fmt.Sprintf("%s: %s %s; checking it stays so for %s", h.label, what, rep.Verdict, h.min))
-				r.step(Step{Name: h.step, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, h.min)})
-				announced = true
-			}
-		case stable:
-			msg := fmt.Sprintf("%s: %s %s", h.label, what, rep.Verdict)
+		if healthy(rep, w.reverse, timedOut) {
+			msg := fmt.Sprintf("%s: %s %s", w.label, what, rep.Verdict)
 			if rep.Verdict == check.VerdictDegraded {
 				log.Warn(msg + ": " + rep.Reason)
 			} else {
 				log.Debug(msg)
 			}
 			return rep, "", nil
+		}
+		switch {
 		case timedOut:
 			return rep, fmt.Sprintf("not healthy after %s", o.Timeout), nil
-		case h.min == 0 && len(health.Persistent(rep)) > 0:
+		case !w.changed && len(health.Persistent(rep)) > 0:
 			return rep, "failing in a way waiting does not cure", nil
 		}
-		if !ok && rep.Reason != lastReason {
-			log.Debug(fmt.Sprintf("%s: waiting: %s (%s left)", h.label, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
-			r.step(Step{Name: h.step, Note: "waiting: " + rep.Reason})
+		if rep.Reason != lastReason {
+			log.Debug(fmt.Sprintf("%s: waiting: %s (%s left)", w.label, rep.Reason, deadline.Sub(now).Round(time.Second)))
+			r.step(Step{Name: w.step, Note: "waiting: " + rep.Reason})
 			lastReason = rep.Reason
 		}
-		// Judge again at the next change, at the latest when the hold is
-		// over or a poll is due (a verdict can change with time alone: a pod
-		// not ready past its grace fails).
-		wait := min(o.PollInterval, deadline.Sub(now))
-		if ok {
-			wait = min(wait, h.min-held)
-		}
-		if err := r.await(ctx, obs, max(wait, 0)); err != nil {
+		// Judge again at the next change, at the latest when a poll is due
+		// (a verdict can change with time alone: a pod not ready past its
+		// grace fails).
+		if err := r.await(ctx, obs, min(o.PollInterval, deadline.Sub(now))); err != nil {
 			return rep, "", err
 		}
 	}
 }
 
-// gate waits for the gated services of a tier: those changed in it hold
-// o.Settle; dependents of changes in earlier tiers, unchanged themselves,
-// are judged healthy once.
-func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (*check.Report, error) {
-	h := hold{services: t.gated, label: fmt.Sprintf("tier %d", t.number), step: tierName(t), reverse: o.Reverse}
-	if t.changed {
-		h.min = o.Settle
+// healthy reports a report HEALTHY, or DEGRADED with nothing left settling
+// (or the wait timed out); rep is finalized, without its dependency checks
+// in reverse order.
+func healthy(rep *check.Report, reverse, timedOut bool) bool {
+	if reverse {
+		*rep = *withoutDependencies(rep)
 	}
-	rep, failed, err := r.waitHealthy(ctx, env, obs, h, o)
+	rep.Finalize()
+	return rep.Verdict == check.VerdictHealthy || rep.Verdict == check.VerdictDegraded && (!settling(rep) || timedOut)
+}
+
+// gate waits until the gated services of a tier are healthy: the ones it
+// changed, and unchanged ones depending on a change earlier in the run. The
+// changed ones are then held healthy by the keeper while the run goes on.
+func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (*check.Report, error) {
+	w := wait{services: t.gated, label: fmt.Sprintf("tier %d", t.number), step: tierName(t), reverse: o.Reverse, changed: t.changed}
+	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
 	var ue *unreachableError
 	switch {
 	case errors.As(err, &ue):
@@ -260,7 +244,7 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observ
 }
 
 // verdict judges the environment at the end of an apply, once healthy
-// suffices: what changed held healthy in its tier's gate. It reads the
+// suffices: what changed was held healthy by the keeper. It reads the
 // cluster afresh (obs only wakes the waits) and includes the dependency
 // checks even in reverse order. An apply limited to some services is judged
 // on them and their dependents; any other on the whole environment, also when
@@ -276,8 +260,8 @@ func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *obs
 		slices.Sort(services)
 		services = slices.Compact(services)
 	}
-	h := hold{services: services, label: env.Name, step: "health of " + env.Name}
-	rep, failed, err := r.waitHealthy(ctx, env, &observer{gate: r.Gate, changed: obs.changed}, h, o)
+	w := wait{services: services, label: env.Name, step: "health of " + env.Name}
+	rep, failed, err := r.waitHealthy(ctx, env, &observer{gate: r.Gate, changed: obs.changed}, w, o)
 	var ue *unreachableError
 	switch {
 	case errors.As(err, &ue):
@@ -285,10 +269,10 @@ func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *obs
 	case err != nil:
 		return rep, err
 	case failed != "":
-		r.step(Step{Name: h.step, Note: string(rep.Verdict) + ": " + rep.Reason, End: true, Failed: true})
+		r.step(Step{Name: w.step, Note: string(rep.Verdict) + ": " + rep.Reason, End: true, Failed: true})
 		return rep, &VerdictError{Env: env.Name, Verdict: rep.Verdict, Why: failed, Reason: rep.Reason, Checks: failing(rep), Resume: o.Resume}
 	}
-	r.step(Step{Name: h.step, Note: string(rep.Verdict), End: true})
+	r.step(Step{Name: w.step, Note: string(rep.Verdict), End: true})
 	return rep, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,42 +164,35 @@ func TestNoopApplyJudgesTheEnvironment(t *testing.T) {
 	}
 }
 
-// The hold is continuous: a break starts it again, so a changed service that
-// crashes after looking healthy passes only after a whole hold without one.
-func TestHoldStartsAgainAfterABreak(t *testing.T) {
+// The hold is continuous: a changed service that breaks after its gate
+// found it healthy (a pod crashing soon after it became ready) stops the
+// run, naming its tier and unit, while later tiers go on; no release is
+// recorded.
+func TestABreakDuringTheHoldStopsTheRun(t *testing.T) {
 	w := newWorld(t, "dev")
 	clock := w.r.Clock.(*fakeClock)
 	g := &recordingGate{clock: clock}
 	w.r.Gate = g
 	w.apply("dev", "first")
 	w.setImage("dev", "people-service-deployment", "ghcr.io/finos/traderx/people-service:9.9")
+	w.setImage("dev", "account-service-deployment", "ghcr.io/finos/traderx/account-service:9.9")
 	g.reset()
-	var healthyAgain time.Time
 	n := 0
 	g.judge = func(env traderx.Environment, s []string) *check.Report {
-		if !slices.Contains(s, "people-service") {
-			return report(env, check.StatusPass, s)
-		}
-		n++
-		if n == 3 { // two healthy judgements, then a break
-			return report(env, check.StatusFail, s)
-		}
-		if n == 4 {
-			healthyAgain = clock.Now()
+		if slices.Contains(s, "people-service") {
+			n++
+			if n == 3 { // healthy at the gate and once more, then a crash
+				return report(env, check.StatusFail, s)
+			}
 		}
 		return report(env, check.StatusPass, s)
 	}
-	const settle = 5 * time.Second
-	if _, err := w.r.Apply(w.ctx, w.env("dev"), rollout.ApplyOptions{Settle: settle, PollInterval: time.Second}); err != nil {
-		t.Fatal(err)
+	res, err := w.r.Apply(w.ctx, w.env("dev"), rollout.ApplyOptions{Settle: 5 * time.Second, PollInterval: time.Second, Timeout: time.Minute})
+	var te *rollout.TierError
+	if !errors.As(err, &te) || te.Tier != 1 || te.Unit != "people-service-deployment" || !strings.Contains(te.Cause, "after it was healthy") {
+		t.Fatalf("want tier 1's failure naming people-service-deployment, got %v", err)
 	}
-	var last time.Time
-	for _, c := range g.calls {
-		if slices.Contains(c.services, "people-service") {
-			last = c.at
-		}
-	}
-	if healthyAgain.IsZero() || last.Sub(healthyAgain) < settle {
-		t.Errorf("the gate passed %s after people-service was healthy again, want at least %s", last.Sub(healthyAgain), settle)
+	if res == nil || res.Release != nil {
+		t.Errorf("a broken run recorded a release: %+v", res)
 	}
 }

@@ -42,10 +42,12 @@ func newApplyCommand(g *globals) *cobra.Command {
 		Long: `Applies the environment's ConfigHub units in dependency order: the namespace,
 then the network policies with the first service tier, then each service tier,
 the ingress last. The units of a tier are applied together and each apply is
-waited for; then the services the tier changed must become HEALTHY or DEGRADED
-within --timeout and stay so for --settle, and its unchanged services that
-depend on a change must be so once; tiers with neither are not gated. Last, the
-whole environment must be HEALTHY or DEGRADED, also when nothing was applied.
+waited for; then the services the tier changed, and its unchanged services
+that depend on a change, must become HEALTHY or DEGRADED within --timeout;
+tiers with neither are not gated. What changed must then stay so, without a
+break, for --settle while the next tiers go on (a break stops the run). Last,
+the whole environment must be HEALTHY or DEGRADED, also when nothing was
+applied.
 Failed applies and unreadable health checks are retried
 (--retries, backoff from --retry-delay doubling). The first failing tier stops
 the run with a report and the command that resumes it; a re-run skips units
