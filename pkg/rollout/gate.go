@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
@@ -84,8 +85,10 @@ func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult
 // of the environment's namespace when the Gate is a Watcher, re-judging at
 // every change, else by polling the Gate.
 type observer struct {
-	gate    Gate
-	changed <-chan struct{} // nil: poll every PollInterval
+	gate     Gate
+	watching bool
+	mu       sync.Mutex
+	subs     []chan struct{}
 }
 
 // observe starts watching env's namespace for the rest of ctx, or falls back
@@ -101,14 +104,43 @@ func (r *Rollout) observe(ctx context.Context, env traderx.Environment) *observe
 		r.log().Warn(fmt.Sprintf("%s: cannot watch namespace %s (%v); polling every %s instead", env.Name, env.Namespace(), err, DefaultPollInterval))
 		return &observer{gate: r.Gate}
 	}
-	return &observer{gate: g, changed: changed}
+	obs := &observer{gate: g, watching: true}
+	// Every waiter hears every change: the gates and the keeper wait at once.
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+				obs.mu.Lock()
+				for _, s := range obs.subs {
+					signal(s)
+				}
+				obs.mu.Unlock()
+			}
+		}
+	}()
+	return obs
 }
 
-// await sleeps d on the run's clock, returning early when the watch reports a
-// change. It returns only once its helper stopped listening, so no change is
-// swallowed between this wait and the next judgement.
-func (r *Rollout) await(ctx context.Context, obs *observer, d time.Duration) error {
-	if obs.changed == nil {
+// changes is a new waiter's channel of changes; nil when polling.
+func (o *observer) changes() <-chan struct{} {
+	if !o.watching {
+		return nil
+	}
+	c := make(chan struct{}, 1)
+	o.mu.Lock()
+	o.subs = append(o.subs, c)
+	o.mu.Unlock()
+	return c
+}
+
+// await sleeps d on the run's clock, returning early at a change (changed
+// from observer.changes; nil: no watch). It returns only once its helper
+// stopped listening, so no change is swallowed between this wait and the
+// next judgement.
+func (r *Rollout) await(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
+	if changed == nil {
 		return r.clock().Sleep(ctx, d)
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -116,7 +148,7 @@ func (r *Rollout) await(ctx context.Context, obs *observer, d time.Duration) err
 	go func() {
 		defer close(done)
 		select {
-		case <-obs.changed:
+		case <-changed:
 			cancel()
 		case <-sctx.Done():
 		}
@@ -141,6 +173,9 @@ type wait struct {
 	// changed says the run applied some of the services: their failing pods
 	// are being replaced, so only the timeout ends the wait.
 	changed bool
+	// fresh judges from a new read of the cluster, not the watch's caches
+	// (the watch then only says when to judge again).
+	fresh bool
 }
 
 // waitHealthy judges the services until they are HEALTHY, or DEGRADED with
@@ -164,8 +199,13 @@ func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs 
 	}
 	log.Debug(fmt.Sprintf("%s: waiting up to %s for %s to become healthy", w.label, o.Timeout, what))
 	r.step(Step{Name: w.step, Note: "waiting for health"})
+	changed := obs.changes()
 	for {
-		rep, err = obs.gate.Check(ctx, env, w.services)
+		g := obs.gate
+		if w.fresh {
+			g = r.Gate
+		}
+		rep, err = g.Check(ctx, env, w.services)
 		if err != nil {
 			readErrors++
 			if ctx.Err() != nil {
@@ -207,7 +247,7 @@ func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs 
 		// Judge again at the next change, at the latest when a poll is due
 		// (a verdict can change with time alone: a pod not ready past its
 		// grace fails).
-		if err := r.await(ctx, obs, min(o.PollInterval, deadline.Sub(now))); err != nil {
+		if err := r.await(ctx, changed, min(o.PollInterval, deadline.Sub(now))); err != nil {
 			return rep, "", err
 		}
 	}
@@ -261,7 +301,8 @@ func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *obs
 		services = slices.Compact(services)
 	}
 	w := wait{services: services, label: env.Name, step: "health of " + env.Name}
-	rep, failed, err := r.waitHealthy(ctx, env, &observer{gate: r.Gate, changed: obs.changed}, w, o)
+	w.fresh = true
+	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
 	var ue *unreachableError
 	switch {
 	case errors.As(err, &ue):

@@ -71,19 +71,27 @@ func (k *keeper) add(t tierPlan, since time.Time) {
 	signal(k.added)
 }
 
-// wait returns once every hold is over, or with the run's stop.
+// wait returns once every hold is over, or with the run's stop (see broken).
 func (k *keeper) wait(ctx context.Context) error {
+	const name = "what changed"
+	announced := false
 	for {
 		k.mu.Lock()
 		n := len(k.pending)
 		k.mu.Unlock()
 		if n == 0 {
+			if announced {
+				k.r.step(Step{Name: name, Note: fmt.Sprintf("stayed healthy for %s", k.o.Settle), End: true})
+			}
 			return nil
 		}
-		k.r.step(Step{Name: "hold", Note: fmt.Sprintf("checking what changed stays healthy for %s", k.o.Settle)})
+		if !announced {
+			k.r.step(Step{Name: name, Note: fmt.Sprintf("checking it stays healthy for %s", k.o.Settle)})
+			announced = true
+		}
 		select {
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return ctx.Err()
 		case <-k.over:
 		}
 	}
@@ -91,6 +99,7 @@ func (k *keeper) wait(ctx context.Context) error {
 
 func (k *keeper) run(ctx context.Context) {
 	clock := k.r.clock()
+	changed := k.obs.changes()
 	for {
 		k.mu.Lock()
 		pending := slices.Clone(k.pending)
@@ -131,7 +140,7 @@ func (k *keeper) run(ctx context.Context) {
 			k.mu.Unlock()
 			signal(k.over)
 		}
-		if err := k.r.await(ctx, k.obs, next); err != nil {
+		if err := k.r.await(ctx, changed, next); err != nil {
 			return
 		}
 	}
