@@ -52,9 +52,9 @@ type ApplyOptions struct {
 	PollInterval time.Duration
 	// Settle is how long the services a tier changed must stay healthy
 	// without a break from when its gate found them so, so pods that crash
-	// soon after becoming ready are caught (default 5s; <0: none). Later
-	// tiers go on meanwhile; the run ends once every hold is over, and a
-	// break stops it. Services that did not change but depend on a changed
+	// soon after becoming ready are caught (default 5s; <0: none). A later
+	// tier depending on them waits for it, others go on meanwhile; the run
+	// ends once every hold is over, and a break stops it. Services that did not change but depend on a changed
 	// one are judged once; the rest by the verdict at the end.
 	Settle time.Duration
 	// ChangeDesc describes the release; a generated one when empty.
@@ -176,8 +176,8 @@ func (p planned) live() bool {
 // concurrently and each apply waited for. After a tier, a health gate on what
 // the run changed in it and on the unchanged services there that depend on a
 // change: they must become HEALTHY or DEGRADED; tiers with neither are not
-// gated. What changed must then stay so for o.Settle while the run goes on
-// (see keeper). Last, the verdict on the whole environment (see verdict),
+// gated. What changed must then stay so for o.Settle; tiers depending on it
+// wait for that, others go on (see keeper). Last, the verdict on the whole environment (see verdict),
 // also when nothing was applied. Failed
 // applies and unreadable gates are retried with doubling backoff. The first
 // failing tier stops the run with a *TierError. Units already live at their
@@ -230,6 +230,14 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 		k = r.keep(run, env, obs, o, stopRun)
 	}
 	for _, t := range tiers {
+		if k != nil {
+			if err := k.before(run, t); err != nil {
+				if berr := r.broken(run, env, o); berr != nil {
+					err = berr
+				}
+				return res, err
+			}
+		}
 		tr, err := r.applyTier(run, sp, env, obs, k, t, o)
 		if berr := r.broken(run, env, o); berr != nil {
 			err = berr

@@ -166,8 +166,8 @@ func TestNoopApplyJudgesTheEnvironment(t *testing.T) {
 
 // The hold is continuous: a changed service that breaks after its gate
 // found it healthy (a pod crashing soon after it became ready) stops the
-// run, naming its tier and unit, while later tiers go on; no release is
-// recorded.
+// run, naming its tier and unit; a later tier depending on it is not applied
+// meanwhile; no release is recorded.
 func TestABreakDuringTheHoldStopsTheRun(t *testing.T) {
 	w := newWorld(t, "dev")
 	clock := w.r.Clock.(*fakeClock)
@@ -181,7 +181,13 @@ func TestABreakDuringTheHoldStopsTheRun(t *testing.T) {
 	g.judge = func(env traderx.Environment, s []string) *check.Report {
 		if slices.Contains(s, "people-service") {
 			n++
-			if n == 3 { // healthy at the gate and once more, then a crash
+			switch n {
+			case 2:
+				// The hold's first look takes a while (in real time: the
+				// fake clock makes the rest instant); a tier that does not
+				// wait for the hold is applied meanwhile.
+				time.Sleep(300 * time.Millisecond)
+			case 3: // healthy at the gate and once more, then a crash
 				return report(env, check.StatusFail, s)
 			}
 		}
@@ -193,6 +199,13 @@ func TestABreakDuringTheHoldStopsTheRun(t *testing.T) {
 		t.Fatalf("want tier 1's failure naming people-service-deployment, got %v", err)
 	}
 	if res == nil || res.Release != nil {
-		t.Errorf("a broken run recorded a release: %+v", res)
+		t.Fatalf("a broken run recorded a release: %+v", res)
+	}
+	for _, tr := range res.Tiers {
+		for _, u := range tr.Units {
+			if u.Unit == "account-service-deployment" && u.Outcome == rollout.UnitApplied {
+				t.Errorf("account-service, which depends on people-service, was applied during people-service's hold")
+			}
+		}
 	}
 }

@@ -71,6 +71,55 @@ func (k *keeper) add(t tierPlan, since time.Time) {
 	signal(k.added)
 }
 
+// before returns once no hold is pending on what t's applies stand on: the
+// services its changed services depend on, or every service when it
+// applies units of none (namespace, network policies, ingress). So a tier
+// is not applied onto a dependency that may still crash; what does not
+// depend on a held service (a rollback's next tier: what the held ones
+// consume) goes on at once.
+func (k *keeper) before(ctx context.Context, t tierPlan) error {
+	all := false
+	needs := map[string]bool{}
+	for _, p := range t.units {
+		if p.live() {
+			continue
+		}
+		svc, err := traderx.LookupService(p.service)
+		if err != nil {
+			all = true
+			continue
+		}
+		for _, d := range svc.Dependencies() {
+			needs[d] = true
+		}
+	}
+	announced := false
+	for {
+		var on []string
+		k.mu.Lock()
+		for _, h := range k.pending {
+			for _, s := range h.t.gated {
+				if all || needs[s] {
+					on = append(on, s)
+				}
+			}
+		}
+		k.mu.Unlock()
+		if len(on) == 0 {
+			return nil
+		}
+		if !announced {
+			k.r.log().Debug(fmt.Sprintf("tier %d: waiting for %s to stay healthy for %s first", t.number, strings.Join(on, ", "), k.o.Settle))
+			announced = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-k.over:
+		}
+	}
+}
+
 // wait returns once every hold is over, or with the run's stop (see broken).
 func (k *keeper) wait(ctx context.Context) error {
 	const name = "what changed"

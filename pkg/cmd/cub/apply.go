@@ -45,7 +45,8 @@ the ingress last. The units of a tier are applied together and each apply is
 waited for; then the services the tier changed, and its unchanged services
 that depend on a change, must become HEALTHY or DEGRADED within --timeout;
 tiers with neither are not gated. What changed must then stay so, without a
-break, for --settle while the next tiers go on (a break stops the run). Last,
+break, for --settle; a tier that depends on it waits for that, the others go
+on meanwhile, and a break stops the run. Last,
 the whole environment must be HEALTHY or DEGRADED, also when nothing was
 applied.
 Failed applies and unreadable health checks are retried
