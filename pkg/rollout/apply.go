@@ -588,7 +588,11 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		return tr, &TierError{Env: env.Name, Tier: t.number, Services: t.services, Unit: u.Unit, Service: u.Service,
 			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
 	}
-	if len(t.gated) == 0 {
+	switch {
+	case len(t.services) == 0:
+		log.Debug(fmt.Sprintf("tier %d: not gated: no service of its own (the verdict at the end judges it)", t.number))
+		return tr, nil
+	case len(t.gated) == 0:
 		log.Debug(fmt.Sprintf("tier %d: not gated: nothing in it changed, nor anything it depends on", t.number))
 		return tr, nil
 	}
