@@ -47,13 +47,16 @@ func DefaultRetryPolicy() RetryPolicy {
 // WaitPolicy controls WaitForOperation polling.
 type WaitPolicy struct {
 	Initial time.Duration // first poll delay (cub: 200ms)
-	Cap     time.Duration // largest delay (cub: 6.4s)
+	Cap     time.Duration // largest delay (cub: 6.4s; ours: 1s)
 	Timeout time.Duration // used when the context has no deadline (cub: 2m)
 }
 
-// DefaultWaitPolicy mirrors cub: 200ms doubling, capped at 6.4s, 2 minutes.
+// DefaultWaitPolicy is cub's, 200ms doubling for 2 minutes, but capped at 1s
+// instead of 6.4s: an apply waits for readiness and a refresh for the worker,
+// a few seconds each, and cub's cap made the run notice them up to 6 s late
+// (a no-op apply's drift check took 13 s for 3 s of work).
 func DefaultWaitPolicy() WaitPolicy {
-	return WaitPolicy{Initial: 200 * time.Millisecond, Cap: 6400 * time.Millisecond, Timeout: 2 * time.Minute}
+	return WaitPolicy{Initial: 200 * time.Millisecond, Cap: time.Second, Timeout: 2 * time.Minute}
 }
 
 // Client is a typed ConfigHub REST client. It is safe for concurrent use.

@@ -55,6 +55,6 @@
 //     before applying again.
 //
 // WaitForOperation follows cub's algorithm (poll the operation's events, then
-// the unit's LatestUnitEvent, 200ms doubling to 6.4s) but is stricter:
+// the unit's LatestUnitEvent, 200ms doubling to 1s) but is stricter:
 // Canceled, Aborted and any *Failed result are failures.
 package confighub

@@ -42,7 +42,7 @@ func (p *poller) sleep(ctx context.Context) error {
 // It is stricter than cub: Canceled, Aborted and any *Failed result are
 // failures (*OperationError carrying the event's Message), and after a
 // supersession only the operation's own events count. Polling starts at
-// 200ms and doubles up to 6.4s (WaitPolicy). Without a context deadline the
+// 200ms and doubles up to 1s (WaitPolicy). Without a context deadline the
 // wait is bounded by WaitPolicy.Timeout.
 func (c *Client) WaitForOperation(ctx context.Context, spaceID, unitID uuid.UUID, op *QueuedOperation) (*UnitEvent, error) {
 	if op == nil || op.QueuedOperationID == uuid.Nil {

@@ -26,7 +26,16 @@ const (
 	DefaultRetryDelay   = 5 * time.Second
 	DefaultTimeout      = 120 * time.Second
 	DefaultPollInterval = 2 * time.Second
-	DefaultSettle       = 5 * time.Second
+	// DefaultSettle is how long the services a tier changed must stay
+	// healthy without a break (see keeper). A crash-looping container often
+	// passes readiness once before it crashes; the hold starts when the
+	// tier's gate finds the services healthy, after ConfigHub's worker
+	// reported the apply complete, which it does once the new pods are
+	// ready. The local control plane's kwok stage (test/cluster/stages)
+	// crashes such a pod 3 to 4 s after it became ready, so 5 s catches it
+	// with a second to spare for kwok and the watch to deliver it. Unchanged
+	// tiers are not held: their pods did not move.
+	DefaultSettle = 5 * time.Second
 )
 
 // ApplyOptions tune Apply. Zero values take the defaults.
@@ -41,8 +50,12 @@ type ApplyOptions struct {
 	Timeout time.Duration
 	// PollInterval is how often the gate re-reads the cluster (default 2s).
 	PollInterval time.Duration
-	// Settle is how long a tier must stay healthy before the gate passes, so
-	// pods that crash soon after becoming ready are caught (default 5s; <0: none).
+	// Settle is how long the services a tier changed must stay healthy
+	// without a break from when its gate found them so, so pods that crash
+	// soon after becoming ready are caught (default 5s; <0: none). A later
+	// tier depending on them waits for it, others go on meanwhile; the run
+	// ends once every hold is over, and a break stops it. Services that did not change but depend on a changed
+	// one are judged once; the rest by the verdict at the end.
 	Settle time.Duration
 	// ChangeDesc describes the release; a generated one when empty.
 	ChangeDesc string
@@ -134,6 +147,10 @@ type ApplyResult struct {
 	Skipped     int          `json:"skipped"`
 	Release     *Release     `json:"release,omitempty"`
 	DryRun      bool         `json:"dryRun,omitempty"`
+	// Verdict is the health of the environment at the end (of the services
+	// applied and their dependents when the apply was limited to some).
+	Verdict check.Verdict `json:"verdict,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
 }
 
 // planned is a unit of the environment space with its place in the order.
@@ -156,8 +173,12 @@ func (p planned) live() bool {
 // Apply rolls an environment out through ConfigHub: tier by tier in
 // dependency order (namespace, network policies with the first service
 // tier, service tiers, ingress last), the units of a tier applied
-// concurrently and each apply waited for; after each tier a health gate on
-// its services, polled until HEALTHY or DEGRADED or the timeout. Failed
+// concurrently and each apply waited for. After a tier, a health gate on what
+// the run changed in it and on the unchanged services there that depend on a
+// change: they must become HEALTHY or DEGRADED; tiers with neither are not
+// gated. What changed must then stay so for o.Settle; tiers depending on it
+// wait for that, others go on (see keeper). Last, the verdict on the whole environment (see verdict),
+// also when nothing was applied. Failed
 // applies and unreadable gates are retried with doubling backoff. The first
 // failing tier stops the run with a *TierError. Units already live at their
 // head revision are skipped, so a re-run resumes. A run that applied
@@ -198,8 +219,29 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	if o.Reverse {
 		slices.Reverse(tiers)
 	}
+	// One watch of the namespace serves every gate of the run and the
+	// keeper, which holds what changed healthy and stops the run on a break.
+	obs := &observer{gate: r.Gate}
+	var k *keeper
+	run, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	if !o.DryRun && slices.ContainsFunc(tiers, func(t tierPlan) bool { return len(t.gated) > 0 }) {
+		obs = r.observe(run, env)
+		k = r.keep(run, env, obs, o, stopRun)
+	}
 	for _, t := range tiers {
-		tr, err := r.applyTier(ctx, sp, env, t, o)
+		if k != nil {
+			if err := k.before(run, t); err != nil {
+				if berr := r.broken(run, env, o); berr != nil {
+					err = berr
+				}
+				return res, err
+			}
+		}
+		tr, err := r.applyTier(run, sp, env, obs, k, t, o)
+		if berr := r.broken(run, env, o); berr != nil {
+			err = berr
+		}
 		if !o.DryRun {
 			done, note := tierEnd(tr)
 			if err != nil {
@@ -222,6 +264,21 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	}
 	if o.DryRun {
 		return res, nil
+	}
+	if k != nil {
+		if err := k.wait(run); err != nil {
+			if berr := r.broken(run, env, o); berr != nil {
+				err = berr
+			}
+			return res, err
+		}
+	}
+	rep, err := r.verdict(ctx, env, obs, o)
+	if rep != nil {
+		res.Verdict, res.Reason = rep.Verdict, rep.Reason
+	}
+	if err != nil {
+		return res, err
 	}
 	if res.Applied == 0 {
 		r.log().Info(fmt.Sprintf("%s: nothing to apply: all %d units are live at their head revision and healthy; no release recorded", env.Name, res.Skipped))
@@ -372,8 +429,15 @@ type tierPlan struct {
 	number   int
 	units    []planned
 	services []string
+	// gated are the services the tier's gate judges: those with a unit to
+	// apply in it, and those depending on one with a unit to apply anywhere
+	// in the run. changed says the tier has units to apply: its gated
+	// services must then hold healthy for ApplyOptions.Settle.
+	gated   []string
+	changed bool
 }
 
+// groupTiers groups the plan by tier and marks what each tier's gate judges.
 func groupTiers(plan []planned) []tierPlan {
 	by := map[int]*tierPlan{}
 	for _, p := range plan {
@@ -387,15 +451,32 @@ func groupTiers(plan []planned) []tierPlan {
 			t.services = append(t.services, p.service)
 		}
 	}
+	// A change reaches the services that call a changed one: their
+	// dependency checks judge it from their side.
+	gated := map[string]bool{}
+	for _, p := range plan {
+		if !p.live() && p.service != "" {
+			gated[p.service] = true
+			for _, d := range traderx.Dependents(p.service) {
+				gated[d] = true
+			}
+		}
+	}
 	var out []tierPlan
 	for _, t := range by {
+		t.changed = slices.ContainsFunc(t.units, func(p planned) bool { return !p.live() && p.service != "" })
+		for _, s := range t.services {
+			if gated[s] {
+				t.gated = append(t.gated, s)
+			}
+		}
 		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].number < out[j].number })
 	return out
 }
 
-func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env traderx.Environment, t tierPlan, o ApplyOptions) (TierResult, error) {
+func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env traderx.Environment, obs *observer, k *keeper, t tierPlan, o ApplyOptions) (TierResult, error) {
 	tr := TierResult{Number: t.number, Services: t.services}
 	log := r.log()
 	var todo []int
@@ -440,14 +521,18 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 	r.step(Step{Name: name, Done: done, Total: len(t.units), Note: "applying"})
 	// The worker completes an apply only once its objects are ready, so a
 	// crash-looping Deployment never completes: a watchdog reads the tier's
-	// new pods meanwhile and stops the wait on a failure waiting cannot cure.
+	// new pods meanwhile, and through the gate's hold after, and stops the
+	// waits on a failure waiting cannot cure.
 	wctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	if sf, ok := r.Gate.(StuckFinder); ok && len(t.services) > 0 && len(todo) > 0 {
+	if sf, ok := obs.gate.(StuckFinder); ok && len(t.services) > 0 && len(todo) > 0 {
 		go r.watchStuck(wctx, sf, env, t, o, stop)
 	}
+	// The worker matters only while the tier's applies run.
+	actx, appliesDone := context.WithCancel(wctx)
+	defer appliesDone()
 	if len(todo) > 0 {
-		go r.watchWorkers(wctx, sp, env, t, todo, o, stop)
+		go r.watchWorkers(actx, sp, env, t, todo, o, stop)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(t.units))
@@ -469,16 +554,9 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		})
 	}
 	wg.Wait()
-	var stuck *stuckError
-	if errors.As(context.Cause(wctx), &stuck) && ctx.Err() == nil {
-		applied, _ := tr.cutOff("apply still in progress on the worker (it waits for readiness)")
-		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
-		te.Applied = applied
-		return tr, te
-	}
-	var gone *WorkerUnavailableError
-	if errors.As(context.Cause(wctx), &gone) && ctx.Err() == nil {
-		return tr, r.workerLeft(env, t, &tr, gone, o)
+	appliesDone()
+	if err := r.watchdogStop(ctx, wctx, env, t, &tr, o); err != nil {
+		return tr, err
 	}
 	var applied, failed []string
 	var first error
@@ -501,7 +579,7 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 			// Still Progressing: the cluster says why better than the worker.
 			if rep, gerr := r.Gate.Check(ctx, env, t.services); gerr == nil {
 				rep.Finalize()
-				te := r.gateFailure(env, t, o, rep)
+				te := r.gateFailure(env, t, o, rep, fmt.Sprintf("not healthy after %s", o.Timeout))
 				te.Cause = ip.Error() + ": " + rep.Reason
 				te.Applied, te.Failed = applied, failed
 				return tr, te
@@ -510,13 +588,23 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		return tr, &TierError{Env: env.Name, Tier: t.number, Services: t.services, Unit: u.Unit, Service: u.Service,
 			Cause: u.Cause, Applied: applied, Failed: failed, Unreachable: IsUnreachable(first), Resume: o.Resume, Err: first}
 	}
-	if len(t.services) == 0 {
-		log.Debug(fmt.Sprintf("tier %d: %s applied", t.number, strings.Join(unitNames(t.units), ", ")))
+	switch {
+	case len(t.services) == 0:
+		log.Debug(fmt.Sprintf("tier %d: not gated: no service of its own (the verdict at the end judges it)", t.number))
+		return tr, nil
+	case len(t.gated) == 0:
+		log.Debug(fmt.Sprintf("tier %d: not gated: nothing in it changed, nor anything it depends on", t.number))
 		return tr, nil
 	}
-	rep, err := r.gate(ctx, env, t, o)
+	rep, err := r.gate(wctx, env, obs, t, o)
 	if rep != nil {
 		tr.Verdict = rep.Verdict
+	}
+	if werr := r.watchdogStop(ctx, wctx, env, t, &tr, o); werr != nil {
+		return tr, werr
+	}
+	if err == nil && t.changed {
+		k.add(t, r.clock().Now())
 	}
 	if err != nil {
 		var te *TierError
@@ -526,6 +614,26 @@ func (r *Rollout) applyTier(ctx context.Context, sp *confighub.Space, env trader
 		return tr, err
 	}
 	return tr, nil
+}
+
+// watchdogStop is the tier's failure when a watchdog stopped its waits: new
+// pods stuck, or the worker gone; nil otherwise.
+func (r *Rollout) watchdogStop(ctx, wctx context.Context, env traderx.Environment, t tierPlan, tr *TierResult, o ApplyOptions) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	var stuck *stuckError
+	if errors.As(context.Cause(wctx), &stuck) {
+		applied, _ := tr.cutOff("apply still in progress on the worker (it waits for readiness)")
+		te := r.tierFailure(env, t, o, stuck.checks, "new pods failed")
+		te.Applied = applied
+		return te
+	}
+	var gone *WorkerUnavailableError
+	if errors.As(context.Cause(wctx), &gone) {
+		return r.workerLeft(env, t, tr, gone, o)
+	}
+	return nil
 }
 
 // cutOff gives every unit of the tier whose apply did not complete the cause

@@ -95,6 +95,27 @@ func (e *TierError) Report() []string {
 	return lines
 }
 
+// VerdictError is an environment not HEALTHY or DEGRADED at the end of an
+// apply: what was applied stays, and no release was recorded.
+type VerdictError struct {
+	Env     string
+	Verdict check.Verdict
+	// Why it failed ("not healthy after 2m0s"); Reason and Checks are the
+	// report's.
+	Why    string
+	Reason string
+	Checks []check.Check
+	Resume string
+}
+
+func (e *VerdictError) Error() string {
+	msg := fmt.Sprintf("%s is %s at the end of the rollout (%s): %s", e.Env, e.Verdict, e.Why, e.Reason)
+	if e.Resume != "" {
+		msg += "; after fixing it re-run: " + e.Resume
+	}
+	return msg
+}
+
 // IsUnreachable reports errors meaning ConfigHub (or the cluster) could not be
 // reached or did not answer usefully: transport failures, 5xx, 429, timeouts.
 func IsUnreachable(err error) bool {

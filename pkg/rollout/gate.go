@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/check"
@@ -80,76 +81,240 @@ func (r *Rollout) workerLeft(env traderx.Environment, t tierPlan, tr *TierResult
 	return te
 }
 
-// gate polls the health of a tier's services until HEALTHY or DEGRADED, or
-// the timeout. Cluster read errors are retried with backoff.
-func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan, o ApplyOptions) (*check.Report, error) {
+// observer is how a run judges the cluster while it waits: through a watch
+// of the environment's namespace when the Gate is a Watcher, re-judging at
+// every change, else by polling the Gate.
+type observer struct {
+	gate     Gate
+	watching bool
+	mu       sync.Mutex
+	subs     []chan struct{}
+}
+
+// observe starts watching env's namespace for the rest of ctx, or falls back
+// to polling when the Gate cannot watch or the watch cannot start (the
+// polls then say whether the cluster is readable).
+func (r *Rollout) observe(ctx context.Context, env traderx.Environment) *observer {
+	w, ok := r.Gate.(Watcher)
+	if !ok {
+		return &observer{gate: r.Gate}
+	}
+	g, changed, err := w.Watch(ctx, env)
+	if err != nil {
+		r.log().Warn(fmt.Sprintf("%s: cannot watch namespace %s (%v); polling every %s instead", env.Name, env.Namespace(), err, DefaultPollInterval))
+		return &observer{gate: r.Gate}
+	}
+	obs := &observer{gate: g, watching: true}
+	// Every waiter hears every change: the gates and the keeper wait at once.
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+				obs.mu.Lock()
+				for _, s := range obs.subs {
+					signal(s)
+				}
+				obs.mu.Unlock()
+			}
+		}
+	}()
+	return obs
+}
+
+// changes is a new waiter's channel of changes; nil when polling.
+func (o *observer) changes() <-chan struct{} {
+	if !o.watching {
+		return nil
+	}
+	c := make(chan struct{}, 1)
+	o.mu.Lock()
+	o.subs = append(o.subs, c)
+	o.mu.Unlock()
+	return c
+}
+
+// await sleeps d on the run's clock, returning early at a change (changed
+// from observer.changes; nil: no watch). It returns only once its helper
+// stopped listening, so no change is swallowed between this wait and the
+// next judgement.
+func (r *Rollout) await(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
+	if changed == nil {
+		return r.clock().Sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-changed:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err := r.clock().Sleep(sctx, d)
+	cancel()
+	<-done
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_ = err // cancelled by a change: judge again
+	return nil
+}
+
+// wait is one wait for health: the services to judge and how it is named.
+type wait struct {
+	services []string // nil: the whole environment
+	label    string   // "tier 2" in logs
+	step     string   // progress step name
+	// reverse drops the dependency checks (the tier gates of a rollback).
+	reverse bool
+	// changed says the run applied some of the services: their failing pods
+	// are being replaced, so only the timeout ends the wait.
+	changed bool
+	// fresh judges from a new read of the cluster, not the watch's caches
+	// (the watch then only says when to judge again).
+	fresh bool
+}
+
+// waitHealthy judges the services until they are HEALTHY, or DEGRADED with
+// nothing left settling (DEGRADED at the timeout passes), re-judging at every
+// change the observer reports, or every PollInterval. It returns the last
+// report and failed: "" when they passed, else why not: the timeout ran out,
+// or (when nothing of theirs changed, so no new pod will replace the failing
+// ones) they fail in a way waiting does not cure. Cluster read errors are
+// retried with doubling backoff; past the retries the error is returned as
+// an *unreachableError.
+func (r *Rollout) waitHealthy(ctx context.Context, env traderx.Environment, obs *observer, w wait, o ApplyOptions) (rep *check.Report, failed string, err error) {
 	log := r.log()
 	clock := r.clock()
 	deadline := clock.Now().Add(o.Timeout)
 	delay := o.RetryDelay
 	readErrors := 0
 	lastReason := ""
-	var healthySince time.Time
-	announced := false
-	log.Debug(fmt.Sprintf("tier %d: waiting up to %s for %s to become healthy", t.number, o.Timeout, strings.Join(t.services, ", ")))
-	name := tierName(t)
-	r.step(Step{Name: name, Note: "waiting for health"})
+	what := "the environment"
+	if w.services != nil {
+		what = strings.Join(w.services, ", ")
+	}
+	log.Debug(fmt.Sprintf("%s: waiting up to %s for %s to become healthy", w.label, o.Timeout, what))
+	r.step(Step{Name: w.step, Note: "waiting for health"})
+	changed := obs.changes()
 	for {
-		rep, err := r.Gate.Check(ctx, env, t.services)
+		g := obs.gate
+		if w.fresh {
+			g = r.Gate
+		}
+		rep, err = g.Check(ctx, env, w.services)
 		if err != nil {
 			readErrors++
-			if readErrors > o.Retries || ctx.Err() != nil {
-				return nil, &TierError{Env: env.Name, Tier: t.number, Services: t.services,
-					Cause: "cannot read the cluster to verify health: " + err.Error(), Unreachable: true, Resume: o.Resume, Err: &unreachableError{err}}
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
 			}
-			log.Warn(fmt.Sprintf("tier %d: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
-				t.number, readErrors, o.Retries+1, err, delay))
+			if readErrors > o.Retries {
+				return nil, "", &unreachableError{err}
+			}
+			log.Warn(fmt.Sprintf("%s: health check could not read the cluster (attempt %d of %d): %v; retrying in %s",
+				w.label, readErrors, o.Retries+1, err, delay))
 			if err := clock.Sleep(ctx, delay); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			delay *= 2
 			continue
 		}
-		if o.Reverse {
-			rep = withoutDependencies(rep)
-		}
-		rep.Finalize()
 		now := clock.Now()
 		timedOut := !now.Before(deadline)
-		ok := rep.Verdict == check.VerdictHealthy || rep.Verdict == check.VerdictDegraded && (!settling(rep) || timedOut)
-		if !ok {
-			healthySince, announced = time.Time{}, false
-		} else if healthySince.IsZero() {
-			healthySince = now
-		}
-		stable := ok && (now.Sub(healthySince) >= o.Settle || timedOut)
-		switch {
-		case ok && !stable:
-			if !announced {
-				log.Debug(fmt.Sprintf("tier %d: %s %s; checking it stays so for %s", t.number, strings.Join(t.services, ", "), rep.Verdict, o.Settle))
-				r.step(Step{Name: name, Note: fmt.Sprintf("%s; checking it stays so for %s", rep.Verdict, o.Settle)})
-				announced = true
-			}
-		case stable:
-			msg := fmt.Sprintf("tier %d: %s %s", t.number, strings.Join(t.services, ", "), rep.Verdict)
+		if healthy(rep, w.reverse, timedOut) {
+			msg := fmt.Sprintf("%s: %s %s", w.label, what, rep.Verdict)
 			if rep.Verdict == check.VerdictDegraded {
 				log.Warn(msg + ": " + rep.Reason)
 			} else {
 				log.Debug(msg)
 			}
-			return rep, nil
-		case timedOut:
-			return rep, r.gateFailure(env, t, o, rep)
+			return rep, "", nil
 		}
-		if !ok && rep.Reason != lastReason {
-			log.Debug(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
-			r.step(Step{Name: name, Note: "waiting: " + rep.Reason})
+		switch {
+		case timedOut:
+			return rep, fmt.Sprintf("not healthy after %s", o.Timeout), nil
+		case !w.changed && len(health.Persistent(rep)) > 0:
+			return rep, "failing in a way waiting does not cure", nil
+		}
+		if rep.Reason != lastReason {
+			log.Debug(fmt.Sprintf("%s: waiting: %s (%s left)", w.label, rep.Reason, deadline.Sub(now).Round(time.Second)))
+			r.step(Step{Name: w.step, Note: "waiting: " + rep.Reason})
 			lastReason = rep.Reason
 		}
-		if err := clock.Sleep(ctx, o.PollInterval); err != nil {
-			return rep, err
+		// Judge again at the next change, at the latest when a poll is due
+		// (a verdict can change with time alone: a pod not ready past its
+		// grace fails).
+		if err := r.await(ctx, changed, min(o.PollInterval, deadline.Sub(now))); err != nil {
+			return rep, "", err
 		}
 	}
+}
+
+// healthy reports a report HEALTHY, or DEGRADED with nothing left settling
+// (or the wait timed out); rep is finalized, without its dependency checks
+// in reverse order.
+func healthy(rep *check.Report, reverse, timedOut bool) bool {
+	if reverse {
+		*rep = *withoutDependencies(rep)
+	}
+	rep.Finalize()
+	return rep.Verdict == check.VerdictHealthy || rep.Verdict == check.VerdictDegraded && (!settling(rep) || timedOut)
+}
+
+// gate waits until the gated services of a tier are healthy: the ones it
+// changed, and unchanged ones depending on a change earlier in the run. The
+// changed ones are then held healthy by the keeper while the run goes on.
+func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (*check.Report, error) {
+	w := wait{services: t.gated, label: fmt.Sprintf("tier %d", t.number), step: tierName(t), reverse: o.Reverse, changed: t.changed}
+	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
+	var ue *unreachableError
+	switch {
+	case errors.As(err, &ue):
+		return nil, &TierError{Env: env.Name, Tier: t.number, Services: t.services,
+			Cause: "cannot read the cluster to verify health: " + ue.err.Error(), Unreachable: true, Resume: o.Resume, Err: ue}
+	case err != nil:
+		return rep, err
+	case failed != "":
+		return rep, r.gateFailure(env, t, o, rep, failed)
+	}
+	return rep, nil
+}
+
+// verdict judges the environment at the end of an apply, once healthy
+// suffices: what changed was held healthy by the keeper. It reads the
+// cluster afresh (obs only wakes the waits) and includes the dependency
+// checks even in reverse order. An apply limited to some services is judged
+// on them and their dependents; any other on the whole environment, also when
+// nothing was applied. Not HEALTHY or DEGRADED in time, or failing in a way
+// waiting does not cure, is a *VerdictError.
+func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *observer, o ApplyOptions) (*check.Report, error) {
+	var services []string // nil: everything, ingress included
+	if len(o.Services) > 0 {
+		services = slices.Clone(o.Services)
+		for _, s := range o.Services {
+			services = append(services, traderx.Dependents(s)...)
+		}
+		slices.Sort(services)
+		services = slices.Compact(services)
+	}
+	w := wait{services: services, label: env.Name, step: "health of " + env.Name}
+	w.fresh = true
+	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
+	var ue *unreachableError
+	switch {
+	case errors.As(err, &ue):
+		return nil, &unreachableError{fmt.Errorf("%s: cannot read the cluster to verify health (check --kube-context / KUBECONFIG): %w", env.Name, ue.err)}
+	case err != nil:
+		return rep, err
+	case failed != "":
+		r.step(Step{Name: w.step, Note: string(rep.Verdict) + ": " + rep.Reason, End: true, Failed: true})
+		return rep, &VerdictError{Env: env.Name, Verdict: rep.Verdict, Why: failed, Reason: rep.Reason, Checks: failing(rep), Resume: o.Resume}
+	}
+	r.step(Step{Name: w.step, Note: string(rep.Verdict), End: true})
+	return rep, nil
 }
 
 // settling reports warnings that go away by themselves: a rollout in
@@ -159,18 +324,22 @@ func settling(rep *check.Report) bool {
 	return slices.ContainsFunc(rep.Checks, health.Settling)
 }
 
-func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report) *TierError {
-	var failing []check.Check
-	for _, c := range rep.Checks {
-		if c.Status == check.StatusFail {
-			failing = append(failing, c)
-		}
-	}
-	te := r.tierFailure(env, t, o, failing, fmt.Sprintf("not healthy after %s", o.Timeout))
+func (r *Rollout) gateFailure(env traderx.Environment, t tierPlan, o ApplyOptions, rep *check.Report, why string) *TierError {
+	te := r.tierFailure(env, t, o, failing(rep), why)
 	if te.Unit == "" {
-		te.Cause = fmt.Sprintf("not healthy after %s: %s", o.Timeout, rep.Reason)
+		te.Cause = why + ": " + rep.Reason
 	}
 	return te
+}
+
+func failing(rep *check.Report) []check.Check {
+	var out []check.Check
+	for _, c := range rep.Checks {
+		if c.Status == check.StatusFail {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // tierFailure is a tier's failure on failing checks, naming the unit behind

@@ -164,19 +164,13 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	ar, err := r.Apply(ctx, env, ao)
 	res.Apply = ar
 	markApplied(res, ar)
-	if err != nil {
+	// The apply ends with the verdict on the environment; an unhealthy one
+	// is the rollback's result, not a stop part way.
+	var ve *VerdictError
+	if err != nil && !errors.As(err, &ve) {
 		return res, &RollbackError{Err: err, Result: res}
 	}
-	services := o.Services
-	if len(services) == 0 {
-		services = traderx.ServiceNames()
-	}
-	rep, err := r.Gate.Check(ctx, env, services)
-	if err != nil {
-		return res, err
-	}
-	rep.Finalize()
-	res.Verdict, res.Reason = rep.Verdict, rep.Reason
+	res.Verdict, res.Reason = ar.Verdict, ar.Reason
 	return res, nil
 }
 

@@ -62,6 +62,16 @@ type StuckFinder interface {
 	Stuck(ctx context.Context, env traderx.Environment, services []string, since time.Time) ([]check.Check, error)
 }
 
+// Watcher is a Gate that can follow the cluster: Watch watches the
+// environment's namespace until ctx ends and returns a Gate that judges from
+// what the watch has seen, and a channel that signals after changes (one
+// pending signal stands for any number of them). Waiting for health then
+// re-judges at every change instead of polling, so a condition that must
+// hold for a while is observed without gaps.
+type Watcher interface {
+	Watch(ctx context.Context, env traderx.Environment) (Gate, <-chan struct{}, error)
+}
+
 // GateFunc adapts a function to Gate.
 type GateFunc func(ctx context.Context, env traderx.Environment, services []string) (*check.Report, error)
 

@@ -20,7 +20,7 @@ type applyFlags struct {
 
 func (a *applyFlags) addTo(f *pflag.FlagSet) {
 	f.DurationVar(&a.timeout, "timeout", rollout.DefaultTimeout, "How long each tier may take to become healthy (and each apply to finish)")
-	f.DurationVar(&a.settle, "settle", rollout.DefaultSettle, "How long a tier must stay healthy before the next tier starts (0: pass at the first healthy check)")
+	f.DurationVar(&a.settle, "settle", rollout.DefaultSettle, "How long what a tier changed must stay healthy without a break; tiers that depend on it wait, others go on (0: no hold)")
 	f.IntVar(&a.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable health check")
 	f.DurationVar(&a.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
 }
