@@ -58,56 +58,56 @@ func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 		{"deployments", func() error {
 			l, err := c.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Deployments = l.Items
+				s.Deployments = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"replicasets", func() error {
 			l, err := c.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.ReplicaSets = l.Items
+				s.ReplicaSets = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"pods", func() error {
 			l, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Pods = l.Items
+				s.Pods = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"services", func() error {
 			l, err := c.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Services = l.Items
+				s.Services = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"endpointslices", func() error {
 			l, err := c.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.EndpointSlices = l.Items
+				s.EndpointSlices = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"ingresses", func() error {
 			l, err := c.NetworkingV1().Ingresses(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Ingresses = l.Items
+				s.Ingresses = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"networkpolicies", func() error {
 			l, err := c.NetworkingV1().NetworkPolicies(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.NetworkPolicies = l.Items
+				s.NetworkPolicies = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"poddisruptionbudgets", func() error {
 			l, err := c.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.PodDisruptionBudgets = l.Items
+				s.PodDisruptionBudgets = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
@@ -128,6 +128,19 @@ func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 		}
 	}
 	return s, nil
+}
+
+// withoutManagedFields clears the field-ownership records the API server
+// keeps on every object. No check reads them, and they are a large part of
+// a pod's size, held for as long as the Snapshot lives.
+func withoutManagedFields[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) []T {
+	for i := range items {
+		P(&items[i]).SetManagedFields(nil)
+	}
+	return items
 }
 
 // NamespaceActive reports whether the namespace exists and is Active.
