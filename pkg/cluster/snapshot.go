@@ -41,7 +41,16 @@ type Snapshot struct {
 
 // Take reads a namespace: a GET of the namespace, then the lists in parallel.
 func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snapshot, error) {
+	return TakeSelected(ctx, c, namespace, labels.Everything())
+}
+
+// TakeSelected is Take listing only the pods and ReplicaSets that pods
+// selects (ReplicaSets carry their pods' template labels): in a namespace
+// shared with other workloads, the pods are most of what a LIST returns, and
+// a reader that judges some Deployments needs only theirs.
+func TakeSelected(ctx context.Context, c kubernetes.Interface, namespace string, pods labels.Selector) (*Snapshot, error) {
 	s := &Snapshot{Namespace: namespace, TakenAt: time.Now()}
+	selected := metav1.ListOptions{LabelSelector: pods.String()}
 	ns, err := c.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -63,14 +72,14 @@ func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 			return err
 		}},
 		{"replicasets", func() error {
-			l, err := c.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{})
+			l, err := c.AppsV1().ReplicaSets(namespace).List(ctx, selected)
 			if err == nil {
 				s.ReplicaSets = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"pods", func() error {
-			l, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+			l, err := c.CoreV1().Pods(namespace).List(ctx, selected)
 			if err == nil {
 				s.Pods = withoutManagedFields(l.Items)
 			}
