@@ -115,7 +115,7 @@ func markdown(m machine, results []result, fast, slow string) string {
 	}
 	if f, ok := byName[fast]; ok {
 		if s, ok := byName[slow]; ok {
-			fmt.Fprintf(&b, "\nAt p50, %s takes %.1f× less time than %s.\n", fast, float64(s.p50())/float64(f.p50()), slow)
+			fmt.Fprintf(&b, "\nAt p50, %s: %.1f× faster than %s.\n", fast, float64(s.p50())/float64(f.p50()), slow)
 		}
 	}
 	return b.String()
@@ -178,7 +178,7 @@ func TestMarkdown(t *testing.T) {
 		"on 2026-01-02 at commit `abc1234`: 2 cores (Test CPU), go1.26 linux/amd64.",
 		"| health | `kubectl-traderx health dev` | 3 | 120 ms | 300 ms | 72.0 MB | 9 | 4–5 |",
 		"| shell | `seed-health.sh` | 1 | 12.0 s | 12.0 s | — | 40 | 0 |",
-		"At p50, health takes 100.0× less time than shell.",
+		"At p50, health: 100.0× faster than shell.",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
