@@ -36,6 +36,10 @@ func (r readOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ErrWriteRefused)
 }
 
+// WrappedRoundTripper lets client-go reach the transport underneath, to
+// cancel a request that timed out.
+func (r readOnly) WrappedRoundTripper() http.RoundTripper { return r.next }
+
 // Access is a read-only connection to the cluster named by ConfigFlags.
 type Access struct {
 	Config *rest.Config

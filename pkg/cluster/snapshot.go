@@ -41,7 +41,16 @@ type Snapshot struct {
 
 // Take reads a namespace: a GET of the namespace, then the lists in parallel.
 func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snapshot, error) {
+	return TakeSelected(ctx, c, namespace, labels.Everything())
+}
+
+// TakeSelected is Take listing only the pods and ReplicaSets that pods
+// selects (ReplicaSets carry their pods' template labels): in a namespace
+// shared with other workloads, the pods are most of what a LIST returns, and
+// a reader that judges some Deployments needs only theirs.
+func TakeSelected(ctx context.Context, c kubernetes.Interface, namespace string, pods labels.Selector) (*Snapshot, error) {
 	s := &Snapshot{Namespace: namespace, TakenAt: time.Now()}
+	selected := metav1.ListOptions{LabelSelector: pods.String()}
 	ns, err := c.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -58,56 +67,56 @@ func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 		{"deployments", func() error {
 			l, err := c.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Deployments = l.Items
+				s.Deployments = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"replicasets", func() error {
-			l, err := c.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{})
+			l, err := c.AppsV1().ReplicaSets(namespace).List(ctx, selected)
 			if err == nil {
-				s.ReplicaSets = l.Items
+				s.ReplicaSets = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"pods", func() error {
-			l, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+			l, err := c.CoreV1().Pods(namespace).List(ctx, selected)
 			if err == nil {
-				s.Pods = l.Items
+				s.Pods = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"services", func() error {
 			l, err := c.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Services = l.Items
+				s.Services = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"endpointslices", func() error {
 			l, err := c.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.EndpointSlices = l.Items
+				s.EndpointSlices = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"ingresses", func() error {
 			l, err := c.NetworkingV1().Ingresses(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.Ingresses = l.Items
+				s.Ingresses = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"networkpolicies", func() error {
 			l, err := c.NetworkingV1().NetworkPolicies(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.NetworkPolicies = l.Items
+				s.NetworkPolicies = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
 		{"poddisruptionbudgets", func() error {
 			l, err := c.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, metav1.ListOptions{})
 			if err == nil {
-				s.PodDisruptionBudgets = l.Items
+				s.PodDisruptionBudgets = withoutManagedFields(l.Items)
 			}
 			return err
 		}},
@@ -128,6 +137,19 @@ func Take(ctx context.Context, c kubernetes.Interface, namespace string) (*Snaps
 		}
 	}
 	return s, nil
+}
+
+// withoutManagedFields clears the field-ownership records the API server
+// keeps on every object. No check reads them, and they are a large part of
+// a pod's size, held for as long as the Snapshot lives.
+func withoutManagedFields[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) []T {
+	for i := range items {
+		P(&items[i]).SetManagedFields(nil)
+	}
+	return items
 }
 
 // NamespaceActive reports whether the namespace exists and is Active.

@@ -48,7 +48,8 @@ func Watch(ctx context.Context, c kubernetes.Interface, namespace string) (*Watc
 	if _, err := w.Snapshot(ctx); err != nil {
 		return nil, err
 	}
-	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace))
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace),
+		informers.WithTransform(dropManagedFields))
 	w.sources = []watched{
 		{"deployments", f.Apps().V1().Deployments().Informer(), func(s *Snapshot, objs []any) { s.Deployments = items[appsv1.Deployment](objs) }},
 		{"replicasets", f.Apps().V1().ReplicaSets().Informer(), func(s *Snapshot, objs []any) { s.ReplicaSets = items[appsv1.ReplicaSet](objs) }},
@@ -103,6 +104,15 @@ func Watch(ctx context.Context, c kubernetes.Interface, namespace string) (*Watc
 		return nil, err
 	}
 	return w, nil
+}
+
+// dropManagedFields is the informers' transform: the caches keep objects
+// without the field-ownership records, as Take does.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
 
 // notify records a change without blocking: one pending signal stands for

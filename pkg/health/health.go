@@ -128,7 +128,7 @@ func (o Options) withDefaults(s *cluster.Snapshot) Options {
 
 // Run takes one Snapshot of the environment's namespace and evaluates it.
 func Run(ctx context.Context, c kubernetes.Interface, env traderx.Environment, o Options) (*check.Report, error) {
-	s, err := cluster.Take(ctx, c, env.Namespace())
+	s, err := Snapshot(ctx, c, env)
 	if err != nil {
 		return nil, err
 	}

@@ -215,7 +215,7 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 
 // evaluate takes one snapshot and judges it.
 func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interface, opts health.Options) (*check.Report, *check.Overview, error) {
-	s, err := cluster.Take(ctx, client, o.env.Namespace())
+	s, err := health.Snapshot(ctx, client, o.env)
 	if err != nil {
 		return nil, nil, err
 	}
