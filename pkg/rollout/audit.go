@@ -50,8 +50,10 @@ type AuditChange struct {
 	// RolledBackBy names the later rollback that restored the units to
 	// revisions before this change.
 	RolledBackBy string `json:"rolledBackBy,omitempty"`
-	// Confirmation is how a protected change was confirmed, and LocalLog the
-	// run file that says so: from the local log, when it is on this machine.
+	// ApprovedBy, Ticket and Confirmation come from the change's own run,
+	// else from the run that recorded its release. Confirmation is how a
+	// protected change was confirmed (from the release or the local log),
+	// LocalLog the run file on this machine that has the run's detail.
 	Confirmation string `json:"confirmation,omitempty"`
 	LocalLog     string `json:"localLog,omitempty"`
 
@@ -155,6 +157,15 @@ func (r *Rollout) AuditTrail(ctx context.Context, env traderx.Environment, o Aud
 		}
 	}
 	markRollbacks(changes, h.releases)
+	for _, c := range changes {
+		// A change shipped by another run's release (an install, applied
+		// later) carries that run's approval: the one that let it go live.
+		for _, rel := range h.releases {
+			if rel.Number == c.Release && c.ApprovedBy == "" && c.Ticket == "" {
+				c.ApprovedBy, c.Ticket, c.Confirmation = rel.Stamp.ApprovedBy, rel.Stamp.Ticket, rel.Stamp.Confirmation
+			}
+		}
+	}
 	var out []AuditChange
 	for _, c := range changes {
 		if (!o.Since.IsZero() && c.Time.Before(o.Since)) || (!o.Until.IsZero() && !c.Time.Before(o.Until)) {
@@ -167,6 +178,14 @@ func (r *Rollout) AuditTrail(ctx context.Context, env traderx.Environment, o Aud
 			c.LocalLog = rec.File
 			if rec.Action == "confirm" {
 				c.Confirmation = rec.Detail
+			}
+		}
+		if c.LocalLog == "" && c.Release > 0 {
+			// The release's run file, when the change's own run left none here.
+			for _, rel := range h.releases {
+				if rel.Number == c.Release && len(o.Local[rel.Stamp.RunID]) > 0 && rel.Stamp.RunID != "" {
+					c.LocalLog = o.Local[rel.Stamp.RunID][0].File
+				}
 			}
 		}
 		out = append(out, *c)

@@ -27,6 +27,8 @@ type ReleaseInfo struct {
 	Units map[string]int64 `json:"units"`
 	// Changed lists the units whose revision differs from the release before.
 	Changed []string `json:"changed"`
+	// Stamp is the run that recorded the release, its approval and how it was confirmed.
+	Stamp Stamp `json:"stamp,omitzero"`
 
 	tagID     uuid.UUID
 	revisions map[string]*confighub.Revision
@@ -107,6 +109,8 @@ func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, serv
 		rel := ReleaseInfo{Number: n, Tag: t.Slug, User: t.Annotations[ReleaseAnnotationUser], Description: t.Annotations[ReleaseAnnotationDescription],
 			Units: map[string]int64{}, tagID: t.TagID, revisions: map[string]*confighub.Revision{}}
 		rel.Time, _ = time.Parse(time.RFC3339, t.Annotations[ReleaseAnnotationTime])
+		rel.Stamp = Stamp{RunID: t.Annotations[ReleaseAnnotationRun], ApprovedBy: t.Annotations[ReleaseAnnotationApprovedBy],
+			Ticket: t.Annotations[ReleaseAnnotationTicket], Confirmation: t.Annotations[ReleaseAnnotationConfirmation]}
 		key := t.TagID.String()
 		for unit, revs := range h.revisions {
 			for i := range revs {

@@ -59,7 +59,7 @@ func (r *Rollout) RecordRelease(ctx context.Context, sp *confighub.Space, env tr
 		}
 		n = nextRelease(tags)
 		tag, err = r.Hub.CreateTag(ctx, sp.SpaceID, confighub.Tag{Slug: ReleaseTag(n), DisplayName: fmt.Sprintf("%s release %d", env.Name, n),
-			Labels: map[string]string{ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name},
+			Labels:      map[string]string{ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name},
 			Annotations: annotations})
 		if err == nil {
 			break
