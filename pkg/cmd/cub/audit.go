@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/audit"
+	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/table"
@@ -184,7 +185,8 @@ func writeAudit(w io.Writer, format string, env traderx.Environment, changes []r
 				approval = append(approval, a)
 			}
 		}
-		t.Row(when(c.Time), dash(c.User), c.Change, dash(row[6]), strings.Join(c.UnitsAt(), " "), dash(strings.Join(c.Fields, "; ")),
+		// The table names the first few units and fields; json and csv have them all.
+		t.Row(when(c.Time), dash(c.User), c.Change, dash(row[6]), check.Examples(c.UnitsAt()), dash(check.ExamplesJoined(c.Fields, "; ")),
 			when(c.AppliedAt), dash(c.Result), dash(c.RolledBackBy), dash(strings.Join(approval, "; ")))
 	}
 	return t.Render(w)
