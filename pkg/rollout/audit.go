@@ -56,6 +56,9 @@ type AuditChange struct {
 	// LocalLog the run file on this machine that has the run's detail.
 	Confirmation string `json:"confirmation,omitempty"`
 	LocalLog     string `json:"localLog,omitempty"`
+	// Gates are the health-gate verdicts of the run that applied the change
+	// (its own, else its release's), from the local log.
+	Gates []string `json:"gates,omitempty"`
 
 	rollbackTo int             // the release a rollback restored (0: not a rollback)
 	created    map[string]bool // units the change created: summarised as "created" only
@@ -171,27 +174,43 @@ func (r *Rollout) AuditTrail(ctx context.Context, env traderx.Environment, o Aud
 		if (!o.Since.IsZero() && c.Time.Before(o.Since)) || (!o.Until.IsZero() && !c.Time.Before(o.Until)) {
 			continue
 		}
-		for _, rec := range o.Local[c.RunID] {
-			if c.RunID == "" {
-				break
-			}
-			c.LocalLog = rec.File
-			if rec.Action == "confirm" {
-				c.Confirmation = rec.Detail
+		// The change's own run, then the run that shipped it (an install's
+		// release is recorded by a later apply): the first that has it here
+		// gives the run file, the confirmation and the gate verdicts.
+		runs := []string{c.RunID}
+		for _, rel := range h.releases {
+			if rel.Number == c.Release {
+				runs = append(runs, rel.Stamp.RunID)
 			}
 		}
-		if c.LocalLog == "" && c.Release > 0 {
-			// The release's run file, when the change's own run left none here.
-			for _, rel := range h.releases {
-				if rel.Number == c.Release && len(o.Local[rel.Stamp.RunID]) > 0 && rel.Stamp.RunID != "" {
-					c.LocalLog = o.Local[rel.Stamp.RunID][0].File
-				}
-			}
+		for _, run := range runs {
+			joinLocal(c, o.Local[run])
 		}
 		out = append(out, *c)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
+}
+
+// joinLocal adds what a run's local records say and the change lacks.
+func joinLocal(c *AuditChange, recs []audit.Stored) {
+	var gates []string
+	for _, rec := range recs {
+		if c.LocalLog == "" {
+			c.LocalLog = rec.File
+		}
+		switch rec.Action {
+		case "confirm":
+			if c.Confirmation == "" {
+				c.Confirmation = rec.Detail
+			}
+		case "health-gate":
+			gates = append(gates, rec.Detail)
+		}
+	}
+	if len(c.Gates) == 0 {
+		c.Gates = gates
+	}
 }
 
 // applyEvents returns a unit's apply events by the revision they applied,
@@ -289,7 +308,7 @@ func markRollbacks(changes []*AuditChange, releases []ReleaseInfo) {
 
 // AuditColumns are the columns of the audit's table and CSV.
 var AuditColumns = []string{"TIME", "USER", "CHANGE", "RUN", "APPROVED-BY", "TICKET", "RELEASE", "UNITS", "FIELDS",
-	"APPLIED", "RESULT", "ROLLED-BACK-BY", "CONFIRMATION"}
+	"APPLIED", "RESULT", "ROLLED-BACK-BY", "CONFIRMATION", "HEALTH-GATES"}
 
 // Row is the change as the table and CSV show it; multi-valued columns are
 // joined by "; ".
@@ -302,5 +321,6 @@ func (c AuditChange) Row() []string {
 		applied = c.AppliedAt.UTC().Format(time.RFC3339)
 	}
 	return []string{c.Time.UTC().Format(time.RFC3339), c.User, c.Change, c.RunID, c.ApprovedBy, c.Ticket, rel,
-		strings.Join(c.UnitsAt(), " "), strings.Join(c.Fields, "; "), applied, c.Result, c.RolledBackBy, c.Confirmation}
+		strings.Join(c.UnitsAt(), " "), strings.Join(c.Fields, "; "), applied, c.Result, c.RolledBackBy, c.Confirmation,
+		strings.Join(c.Gates, "; ")}
 }

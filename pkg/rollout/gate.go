@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
@@ -137,9 +138,12 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 			} else {
 				log.Debug(msg)
 			}
+			r.recordGate(env, t, rep, nil)
 			return rep, nil
 		case timedOut:
-			return rep, r.gateFailure(env, t, o, rep)
+			te := r.gateFailure(env, t, o, rep)
+			r.recordGate(env, t, rep, te)
+			return rep, te
 		}
 		if !ok && rep.Reason != lastReason {
 			log.Debug(fmt.Sprintf("tier %d: waiting: %s (%s left)", t.number, rep.Reason, deadline.Sub(clock.Now()).Round(time.Second)))
@@ -150,6 +154,20 @@ func (r *Rollout) gate(ctx context.Context, env traderx.Environment, t tierPlan,
 			return rep, err
 		}
 	}
+}
+
+// recordGate writes a tier gate's verdict as an audit record: only the
+// client sees it, and an audit joins it to the change by the run ID.
+func (r *Rollout) recordGate(env traderx.Environment, t tierPlan, rep *check.Report, err error) {
+	rec := audit.Record{Time: r.clock().Now(), User: r.User, Action: "health-gate", Environment: env.Name, Units: t.services,
+		Result: audit.ResultOK, Detail: fmt.Sprintf("tier %d: %s %s", t.number, strings.Join(t.services, ", "), rep.Verdict)}
+	if rep.Reason != "" {
+		rec.Detail += ": " + rep.Reason
+	}
+	if err != nil {
+		rec.Result, rec.Error = audit.ResultFailed, err.Error()
+	}
+	r.audit().Record(rec)
 }
 
 // settling reports warnings that go away by themselves: a rollout in

@@ -72,6 +72,7 @@ func TestAuditOfARunbook(t *testing.T) {
 	}
 	setImage := findChange(t, dev, "set-image people-service 9.9.9")
 	if setImage.User != "alice" || setImage.Release != 2 || setImage.Result != "ApplyCompleted" ||
+		!slices.ContainsFunc(setImage.Gates, func(g string) bool { return strings.Contains(g, "people-service HEALTHY") }) ||
 		!slices.ContainsFunc(setImage.Fields, func(f string) bool { return strings.Contains(f, "→ ") && strings.Contains(f, ":9.9.9") }) {
 		t.Errorf("set-image change: %+v", setImage)
 	}
@@ -95,7 +96,7 @@ func TestAuditOfARunbook(t *testing.T) {
 	prod := h.auditChanges("prod")
 	prodInstall := findChange(t, prod, "traderx install: clone of")
 	if prodInstall.Release != 1 || prodInstall.ApprovedBy != "carol" || prodInstall.Ticket != "CHG-1" ||
-		!strings.Contains(prodInstall.Confirmation, "GITHUB_ACTOR=ci-bot") {
+		!strings.Contains(prodInstall.Confirmation, "GITHUB_ACTOR=ci-bot") || len(prodInstall.Gates) == 0 {
 		t.Errorf("prod install, shipped by the approved apply: %+v", prodInstall)
 	}
 	prodImage := findChange(t, prod, "set-image people-service 8.8.8")
