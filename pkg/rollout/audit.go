@@ -83,7 +83,12 @@ var rollbackDesc = regexp.MustCompile(`^rollback to release (\d+)`)
 // AuditTrail returns every change to an environment, oldest first, read from
 // ConfigHub's own history: the unit revisions with their descriptions and
 // users, the apply events, the release tags. Changes of one run are one
-// change; the local log adds how a protected change was confirmed.
+// change; the local log adds how a protected change was confirmed and the
+// gate verdicts. It reads only what the ConfigHub models have (SDK c110dd78,
+// openapi/goclient-new/models.gen.go): a Revision's UserID (the name through
+// include=UserID), Description, CreatedAt and Tags; a UnitEvent's Action,
+// RevisionNum, Result and TerminatedAt — an event has no user, so who applied
+// is the user of the release.
 func (r *Rollout) AuditTrail(ctx context.Context, env traderx.Environment, o AuditOptions) ([]AuditChange, error) {
 	h, err := r.readHistory(ctx, env, o.Services)
 	if err != nil {
