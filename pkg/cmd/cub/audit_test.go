@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
@@ -144,6 +145,31 @@ func TestAuditOfARunbook(t *testing.T) {
 		r := h.run("", "audit", "verify")
 		if r.code != 1 || !strings.Contains(r.stderr, file) || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("verify of a %s line: want exit 1 naming %s as %s: %s", tc.name, file, tc.want, r)
+		}
+	}
+}
+
+func TestParseWhen(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{in: ""},
+		{in: "90d", want: now.Add(-90 * 24 * time.Hour)},
+		{in: "12h", want: now.Add(-12 * time.Hour)},
+		{in: "30m", want: now.Add(-30 * time.Minute)},
+		{in: "2026-07-01", want: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)},
+		{in: "2026-07-01T10:00:00+02:00", want: time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)},
+		{in: "90 days", wantErr: true},
+		{in: "-3d", wantErr: true},
+		{in: "2026-13-01", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseWhen(tt.in, now)
+		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+			t.Errorf("parseWhen(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
