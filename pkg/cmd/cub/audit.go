@@ -235,7 +235,10 @@ func (o *auditVerifyOptions) Run() error {
 		for _, f := range v.Unchained {
 			fmt.Fprintf(w, "%s: written before records were chained; not checked\n", f)
 		}
-		if v.Problem == nil {
+		switch {
+		case v.Problem == nil && v.Files == 0:
+			fmt.Fprintf(w, "no run files in %s: nothing to check (is --log-dir right?)\n", dir)
+		case v.Problem == nil:
 			fmt.Fprintf(w, "intact: %d records in %d run files of %s\n", v.Records, v.Files, dir)
 		}
 	}
