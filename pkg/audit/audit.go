@@ -2,11 +2,16 @@
 // ("[2006-01-02 15:04:05] INFO: message"), a timestamped log file per run with
 // every line at debug detail, and one audit record per mutation (time, user,
 // action, environment, units, revisions, result, duration). Secrets handed to
-// Open are redacted from everything written.
+// Open are redacted from everything written. Every line of a log directory's
+// run files is one link of a hash chain (chain.go) that Verify checks; every
+// line carries the run's ID, which the run also writes into the change
+// descriptions it leaves in ConfigHub, so the two can be joined.
 package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +37,9 @@ type Record struct {
 	Result    string // "ok" or "failed"
 	Duration  time.Duration
 	Error     string
+	// Detail is what else only the client saw: how a protected change was
+	// confirmed, a health gate's verdict.
+	Detail string
 }
 
 // Results of a record.
@@ -66,14 +74,27 @@ type Options struct {
 	Secrets []string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RunID names the run on every line (default: NewRunID).
+	RunID string
+}
+
+// NewRunID returns a run ID: the UTC start time and 6 random hex digits,
+// e.g. 20261202T130455Z-3fa9c1. It is short enough for a change
+// description and unique enough across the runs of one organisation.
+func NewRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
 // Log is one run's log: a logger for progress lines and a Recorder.
 type Log struct {
 	logger *slog.Logger
 	file   *os.File
+	chain  *chainWriter
 	path   string
 	now    func() time.Time
+	runID  string
 
 	mu   sync.Mutex
 	user string
@@ -88,7 +109,9 @@ func DefaultDir(getenv func(string) string, home string) string {
 }
 
 // Open creates the run's log file (mode 0600, directory 0700) and returns the
-// Log. The file name is cub-traderx-<UTC time>-<command>-<pid>.log.
+// Log. The file name is cub-traderx-<UTC time>-<command>-<pid>.log. The file
+// is opened append-only and made read-only (0400) by Close: a finished run's
+// file is never written again.
 func Open(o Options) (*Log, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -120,7 +143,15 @@ func Open(o Options) (*Log, error) {
 			return nil, fmt.Errorf("create log file: %w (use --log-dir)", err)
 		}
 	}
-	l := &Log{file: f, path: path, now: o.Now}
+	chain, err := newChainWriter(o.Dir, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.Now())
+	}
+	l := &Log{file: f, chain: chain, path: path, now: o.Now, runID: o.RunID}
 	secrets := slices.DeleteFunc(slices.Clone(o.Secrets), func(s string) bool { return len(s) < 4 })
 	red := func(_ []string, a slog.Attr) slog.Attr {
 		if a.Value.Kind() == slog.KindString {
@@ -132,7 +163,8 @@ func Open(o Options) (*Log, error) {
 		}
 		return a
 	}
-	handlers := []slog.Handler{slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: red})}
+	handlers := []slog.Handler{slog.NewJSONHandler(chain, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: red}).
+		WithAttrs([]slog.Attr{slog.String(runKey, o.RunID)})}
 	if o.Console != nil {
 		level := slog.LevelInfo
 		if o.Verbose {
@@ -161,6 +193,9 @@ func (l *Log) Logger() *slog.Logger { return l.logger }
 
 // Path is the log file (empty for a console-only log).
 func (l *Log) Path() string { return l.path }
+
+// RunID is the ID every line of the run carries (empty for a console-only log).
+func (l *Log) RunID() string { return l.runID }
 
 // SetUser sets the user recorded on every later audit record (from GET /me).
 func (l *Log) SetUser(user string) {
@@ -209,6 +244,9 @@ func (l *Log) Record(r Record) {
 	if r.Error != "" {
 		attrs = append(attrs, slog.String("error", r.Error))
 	}
+	if r.Detail != "" {
+		attrs = append(attrs, slog.String("detail", r.Detail))
+	}
 	level := slog.LevelInfo
 	if r.Result != ResultOK {
 		level = slog.LevelError
@@ -217,15 +255,20 @@ func (l *Log) Record(r Record) {
 	l.logger.LogAttrs(context.Background(), level, "audit: "+r.Action, append(attrs, slog.Bool(fileOnlyKey, true))...)
 }
 
-// Close flushes and closes the log file.
+// Close closes the log file and makes it read-only.
 func (l *Log) Close() error {
 	if l.file == nil {
 		return nil
 	}
-	return l.file.Close()
+	err := errors.Join(l.file.Close(), l.chain.Close(), os.Chmod(l.path, 0o400))
+	l.file = nil
+	return err
 }
 
-const fileOnlyKey = "file_only"
+const (
+	fileOnlyKey = "file_only"
+	runKey      = "run"
+)
 
 func redact(s string, secrets []string) string {
 	for _, sec := range secrets {

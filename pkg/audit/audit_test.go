@@ -47,7 +47,7 @@ func TestLogConsoleFileAndRecords(t *testing.T) {
 		t.Fatalf("log files: %v", files)
 	}
 	fi, _ := os.Stat(files[0])
-	if fi.Mode().Perm() != 0o600 {
+	if fi.Mode().Perm() != 0o400 {
 		t.Errorf("log file mode %v", fi.Mode())
 	}
 	b, _ := os.ReadFile(files[0])

@@ -530,10 +530,11 @@ func (c *Client) LiveState(ctx context.Context, spaceID, unitID uuid.UUID) ([]by
 
 // ---- revisions ----
 
-// ListRevisions lists a unit's revisions matching where (e.g. "RevisionNum = 5").
-// Newer servers send them without Data: read it with GetRevisionData.
-func (c *Client) ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]ExtendedRevision, error) {
-	q, err := listQuery(where)
+// ListRevisions lists a unit's revisions matching where (e.g. "RevisionNum = 5");
+// include "UserID" fills ExtendedRevision.User. Newer servers send them
+// without Data: read it with GetRevisionData.
+func (c *Client) ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string, include ...string) ([]ExtendedRevision, error) {
+	q, err := listQuery(where, include...)
 	if err != nil {
 		return nil, err
 	}

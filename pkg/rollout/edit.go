@@ -84,7 +84,7 @@ func (r *Rollout) editUnit(ctx context.Context, sp *confighub.Space, env traderx
 		return res, nil
 	}
 	start := r.clock().Now()
-	nu, err := r.Hub.PatchUnit(ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": after, "LastChangeDescription": desc}, confighub.UnitUpdateParams{})
+	nu, err := r.Hub.PatchUnit(ctx, sp.SpaceID, u.UnitID, map[string]any{"Data": after, "LastChangeDescription": r.describe(desc)}, confighub.UnitUpdateParams{})
 	r.record("edit-unit", env.Name, []string{sp.Slug + "/" + e.Unit}, revOf(sp.Slug, e.Unit, nu), start, err)
 	if err != nil {
 		return res, fmt.Errorf("update unit %s/%s: %w", sp.Slug, e.Unit, err)

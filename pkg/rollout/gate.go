@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
@@ -269,6 +270,12 @@ func healthy(rep *check.Report, reverse, timedOut bool) bool {
 // changed ones are then held healthy by the keeper while the run goes on.
 func (r *Rollout) gate(ctx context.Context, env traderx.Environment, obs *observer, t tierPlan, o ApplyOptions) (*check.Report, error) {
 	w := wait{services: t.gated, label: fmt.Sprintf("tier %d", t.number), step: tierName(t), reverse: o.Reverse, changed: t.changed}
+	rep, err := r.gateWait(ctx, env, obs, w, t, o)
+	r.recordGate(env, w.label, t.gated, rep, err)
+	return rep, err
+}
+
+func (r *Rollout) gateWait(ctx context.Context, env traderx.Environment, obs *observer, w wait, t tierPlan, o ApplyOptions) (*check.Report, error) {
 	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
 	var ue *unreachableError
 	switch {
@@ -302,6 +309,12 @@ func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *obs
 	}
 	w := wait{services: services, label: env.Name, step: "health of " + env.Name}
 	w.fresh = true
+	rep, err := r.verdictWait(ctx, env, obs, w, o)
+	r.recordGate(env, "verdict of "+env.Name, services, rep, err)
+	return rep, err
+}
+
+func (r *Rollout) verdictWait(ctx context.Context, env traderx.Environment, obs *observer, w wait, o ApplyOptions) (*check.Report, error) {
 	rep, failed, err := r.waitHealthy(ctx, env, obs, w, o)
 	var ue *unreachableError
 	switch {
@@ -315,6 +328,27 @@ func (r *Rollout) verdict(ctx context.Context, env traderx.Environment, obs *obs
 	}
 	r.step(Step{Name: w.step, Note: string(rep.Verdict), End: true})
 	return rep, nil
+}
+
+// recordGate writes a gate's verdict (a tier's, or the final one) as an
+// audit record: only the client sees it, and an audit joins it to the
+// change by the run ID.
+func (r *Rollout) recordGate(env traderx.Environment, label string, services []string, rep *check.Report, err error) {
+	rec := audit.Record{Time: r.clock().Now(), User: r.User, Action: "health-gate", Environment: env.Name, Units: services,
+		Result: audit.ResultOK, Detail: label + ": "}
+	if len(services) > 0 {
+		rec.Detail += strings.Join(services, ", ") + " "
+	}
+	if rep != nil {
+		rec.Detail += string(rep.Verdict)
+	}
+	if rep != nil && rep.Reason != "" {
+		rec.Detail += ": " + rep.Reason
+	}
+	if err != nil {
+		rec.Result, rec.Error = audit.ResultFailed, err.Error()
+	}
+	r.audit().Record(rec)
 }
 
 // settling reports warnings that go away by themselves: a rollout in

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -26,6 +27,8 @@ type ReleaseInfo struct {
 	Units map[string]int64 `json:"units"`
 	// Changed lists the units whose revision differs from the release before.
 	Changed []string `json:"changed"`
+	// Stamp is the run that recorded the release, its approval and how it was confirmed.
+	Stamp Stamp `json:"stamp,omitzero"`
 
 	tagID     uuid.UUID
 	revisions map[string]*confighub.Revision
@@ -49,6 +52,8 @@ type spaceHistory struct {
 	units     map[string]*confighub.ExtendedUnit
 	revisions map[string][]confighub.Revision
 	releases  []ReleaseInfo
+	// users names the users who made the revisions, by UserID.
+	users map[uuid.UUID]string
 }
 
 // readHistory lists the release tags and each unit's revisions; a release's
@@ -59,7 +64,8 @@ func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, serv
 	if err != nil {
 		return nil, err
 	}
-	h := &spaceHistory{space: sp, units: map[string]*confighub.ExtendedUnit{}, revisions: map[string][]confighub.Revision{}}
+	h := &spaceHistory{space: sp, units: map[string]*confighub.ExtendedUnit{}, revisions: map[string][]confighub.Revision{},
+		users: map[uuid.UUID]string{}}
 	units, err := r.Hub.ListUnits(ctx, sp.SpaceID, "")
 	if err != nil {
 		return nil, fmt.Errorf("list units of %s: %w", sp.Slug, err)
@@ -71,13 +77,16 @@ func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, serv
 			continue
 		}
 		h.units[u.Slug] = &units[i]
-		revs, err := r.Hub.ListRevisions(ctx, sp.SpaceID, u.UnitID, "")
+		revs, err := r.Hub.ListRevisions(ctx, sp.SpaceID, u.UnitID, "", "UserID")
 		if err != nil {
 			return nil, fmt.Errorf("list revisions of %s/%s: %w", sp.Slug, u.Slug, err)
 		}
 		for _, er := range revs {
 			if er.Revision != nil {
 				h.revisions[u.Slug] = append(h.revisions[u.Slug], *er.Revision)
+			}
+			if er.User != nil {
+				h.users[er.User.UserID] = cmp.Or(er.User.Username, er.User.DisplayName)
 			}
 		}
 		sort.Slice(h.revisions[u.Slug], func(i, j int) bool {
@@ -100,6 +109,8 @@ func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, serv
 		rel := ReleaseInfo{Number: n, Tag: t.Slug, User: t.Annotations[ReleaseAnnotationUser], Description: t.Annotations[ReleaseAnnotationDescription],
 			Units: map[string]int64{}, tagID: t.TagID, revisions: map[string]*confighub.Revision{}}
 		rel.Time, _ = time.Parse(time.RFC3339, t.Annotations[ReleaseAnnotationTime])
+		rel.Stamp = Stamp{RunID: t.Annotations[ReleaseAnnotationRun], ApprovedBy: t.Annotations[ReleaseAnnotationApprovedBy],
+			Ticket: t.Annotations[ReleaseAnnotationTicket], Confirmation: t.Annotations[ReleaseAnnotationConfirmation]}
 		key := t.TagID.String()
 		for unit, revs := range h.revisions {
 			for i := range revs {

@@ -302,7 +302,7 @@ func (in *installer) baseUnits(ctx context.Context, sp *confighub.Space, slug st
 			}
 			start := in.r.clock().Now()
 			nu, err := in.r.Hub.CreateUnit(ctx, sp.SpaceID, confighub.Unit{Slug: u.Name, ToolchainType: confighub.ToolchainKubernetesYAML,
-				Data: data, Labels: labels, LastChangeDescription: "traderx install: base from the model"}, uuid.Nil, uuid.Nil)
+				Data: data, Labels: labels, LastChangeDescription: in.r.describe("traderx install: base from the model")}, uuid.Nil, uuid.Nil)
 			in.r.record("create-unit", "", []string{slug + "/" + u.Name}, revOf(slug, u.Name, nu), start, err)
 			if err != nil {
 				return fmt.Errorf("create unit %s/%s: %w", slug, u.Name, err)
@@ -313,7 +313,7 @@ func (in *installer) baseUnits(ctx context.Context, sp *confighub.Space, slug st
 		if !bytes.Equal(cur.Unit.Data, data) {
 			in.change(Change{Space: slug, Kind: "data", Name: u.Name, Detail: "the model changed"})
 			patch["Data"] = data
-			patch["LastChangeDescription"] = "traderx install: base follows the model"
+			patch["LastChangeDescription"] = in.r.describe("traderx install: base follows the model")
 		}
 		if !labelsInclude(cur.Unit.Labels, labels) {
 			in.change(Change{Space: slug, Kind: "labels", Name: u.Name})
@@ -408,7 +408,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 			}
 			start := in.r.clock().Now()
 			nu, err := in.r.Hub.CreateUnit(ctx, sp.SpaceID, confighub.Unit{Slug: u.Name, ToolchainType: confighub.ToolchainKubernetesYAML,
-				Labels: labels, TargetID: target, LastChangeDescription: "traderx install: clone of " + upSlug},
+				Labels: labels, TargetID: target, LastChangeDescription: in.r.describe("traderx install: clone of " + upSlug)},
 				up.SpaceID, upu.Unit.UnitID)
 			in.r.record("create-unit", e.Name, []string{slug + "/" + u.Name}, revOf(slug, u.Name, nu), start, err)
 			if confighub.IsConflict(err) {
@@ -430,7 +430,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 				in.change(Change{Space: slug, Kind: "data", Name: u.Name, Detail: e.Name + " overrides"})
 			}
 			patch["Data"] = data
-			patch["LastChangeDescription"] = "traderx install: " + e.Name + " overrides (namespace, replicas, resources)"
+			patch["LastChangeDescription"] = in.r.describe("traderx install: " + e.Name + " overrides (namespace, replicas, resources)")
 		} else if have[u.Name] != nil && !bytes.Equal(cur.Unit.Data, data) {
 			in.r.log().Debug("unit differs from the model; kept (changed since install)", "space", slug, "unit", u.Name)
 		}

@@ -148,7 +148,7 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 	}
 	for i, p := range todo {
 		start := r.clock().Now()
-		nu, err := r.Hub.PatchUnit(ctx, dst.SpaceID, p.unit.UnitID, map[string]any{"LastChangeDescription": desc}, confighub.UnitUpdateParams{Upgrade: true})
+		nu, err := r.Hub.PatchUnit(ctx, dst.SpaceID, p.unit.UnitID, map[string]any{"LastChangeDescription": r.describe(desc)}, confighub.UnitUpdateParams{Upgrade: true})
 		r.record("upgrade-unit", to.Name, []string{dst.Slug + "/" + p.unit.Slug}, revOf(dst.Slug, p.unit.Slug, nu), start, err)
 		if err != nil {
 			return res, fmt.Errorf("upgrade %s/%s from %s (%d of %d units upgraded; re-run to continue): %w",

@@ -46,6 +46,10 @@ func (r *Rollout) RecordRelease(ctx context.Context, sp *confighub.Space, env tr
 	}
 	now := r.clock().Now().UTC().Truncate(time.Second)
 	start := r.clock().Now()
+	annotations := map[string]string{
+		ReleaseAnnotationDescription: desc, ReleaseAnnotationUser: user, ReleaseAnnotationTime: now.Format(time.RFC3339),
+	}
+	r.Stamp.annotate(annotations)
 	var tag *confighub.Tag
 	var n int
 	for try := 0; ; try++ {
@@ -55,10 +59,8 @@ func (r *Rollout) RecordRelease(ctx context.Context, sp *confighub.Space, env tr
 		}
 		n = nextRelease(tags)
 		tag, err = r.Hub.CreateTag(ctx, sp.SpaceID, confighub.Tag{Slug: ReleaseTag(n), DisplayName: fmt.Sprintf("%s release %d", env.Name, n),
-			Labels: map[string]string{ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name},
-			Annotations: map[string]string{
-				ReleaseAnnotationDescription: desc, ReleaseAnnotationUser: user, ReleaseAnnotationTime: now.Format(time.RFC3339),
-			}})
+			Labels:      map[string]string{ReleaseLabelNumber: strconv.Itoa(n), ReleaseLabelEnvironment: env.Name},
+			Annotations: annotations})
 		if err == nil {
 			break
 		}

@@ -137,7 +137,7 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 		default:
 			start := r.clock().Now()
 			nu, err := r.Hub.PatchUnit(ctx, h.space.SpaceID, eu.Unit.UnitID,
-				map[string]any{"LastChangeDescription": desc}, confighub.UnitUpdateParams{RevisionID: rev.RevisionID})
+				map[string]any{"LastChangeDescription": r.describe(desc)}, confighub.UnitUpdateParams{RevisionID: rev.RevisionID})
 			r.record("restore-unit", env.Name, []string{h.space.Slug + "/" + unit}, revOf(h.space.Slug, unit, nu), start, err)
 			if err != nil {
 				restoreErr = fmt.Errorf("restore %s/%s to revision %d: %w", h.space.Slug, unit, rev.RevisionNum, err)

@@ -35,7 +35,7 @@ type Hub interface {
 	ListUnitEvents(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.UnitEvent, error)
 	ListAllUnitEvents(ctx context.Context, where string) ([]confighub.UnitEvent, error)
 	RefreshUnits(ctx context.Context, where string, dryRun bool) ([]confighub.UnitActionResponse, error)
-	ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string) ([]confighub.ExtendedRevision, error)
+	ListRevisions(ctx context.Context, spaceID, unitID uuid.UUID, where string, include ...string) ([]confighub.ExtendedRevision, error)
 	ListTags(ctx context.Context, spaceID uuid.UUID, where string) ([]confighub.ExtendedTag, error)
 	CreateTag(ctx context.Context, spaceID uuid.UUID, t confighub.Tag) (*confighub.Tag, error)
 	TagUnits(ctx context.Context, where string, req confighub.UnitTagRequest) ([]confighub.UnitTagResponse, error)
@@ -116,6 +116,9 @@ type Rollout struct {
 	User string
 	// Progress hears each step of an apply or install (nil: nobody).
 	Progress Progress
+	// Stamp is written into every change description and onto every
+	// release this run leaves in ConfigHub.
+	Stamp Stamp
 
 	// ready remembers the spaces CheckReady passed in this run.
 	ready map[uuid.UUID]bool

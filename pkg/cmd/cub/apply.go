@@ -71,6 +71,7 @@ terminal; without a terminal the command refuses to prompt.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "Print which units would be applied and change nothing")
 	f.BoolVar(&o.noRefresh, "no-refresh", false, "Do not check the units live at head for drift (by default a dry-run refresh finds them and they are applied again)")
 	o.applyFlags.addTo(f)
+	g.approval.addTo(cmd)
 	f.StringVar(&o.changeDesc, "change-desc", "", "Description of the change, recorded on the release")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	return cmd
@@ -98,7 +99,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes || o.dryRun, fmt.Sprintf("Apply to protected environment %s", env.Name)); err != nil {
+	if err := o.g.confirm(env, o.yes, o.dryRun, fmt.Sprintf("Apply to protected environment %s", env.Name)); err != nil {
 		return err
 	}
 	user, err := s.whoami(ctx)

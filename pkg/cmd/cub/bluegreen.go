@@ -110,6 +110,7 @@ Protected environments need --yes or a confirmation at a terminal.`,
 	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
 	f.StringToStringVar(&o.podLabels, "pod-label", nil, "Extra label on the new colour's pod template, key=value (simulation aid: "+
 		"sim.traderx.finos.org/state=crashloop makes the local test cluster crash-loop the new pods)")
+	g.approval.addTo(cmd)
 	cmd.AddCommand(newBlueGreenStatusCommand(g), newBlueGreenAbortCommand(g))
 	return cmd
 }
@@ -195,7 +196,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes || o.dryRun, fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name)); err != nil {
+	if err := o.g.confirm(o.env, o.yes, o.dryRun, fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name)); err != nil {
 		return err
 	}
 	user, err := s.whoami(ctx)
@@ -436,6 +437,7 @@ annotations on the Service unit are removed. No release is recorded.`,
 	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply and the endpoints following may take")
 	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
 	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	g.approval.addTo(cmd)
 	return cmd
 }
 
@@ -458,7 +460,7 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
+	if err := o.g.confirm(o.env, o.yes, false, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
 		return err
 	}
 	user, err := s.whoami(ctx)

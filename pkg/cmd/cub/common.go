@@ -53,15 +53,24 @@ func (a *applyFlags) options(g *globals) rollout.ApplyOptions {
 	return o
 }
 
-// confirm asks question before changing a protected environment; skip
-// (--yes, dry runs) passes. Without a terminal it refuses rather than wait
-// for an answer nobody can give.
-func (g *globals) confirm(env traderx.Environment, skip bool, question string) error {
-	if !env.Protected || skip {
+// confirm asks question before changing a protected environment; --yes and
+// dry runs pass. Without a terminal it refuses rather than wait for an
+// answer nobody can give. How a change was confirmed is recorded on the
+// run's session (see confirmationBy).
+func (g *globals) confirm(env traderx.Environment, yes, dryRun bool, question string) error {
+	if !env.Protected || dryRun {
 		return nil
 	}
-	if !g.env.IsTerminal(g.streams.In) {
-		return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes", env.Name)
+	if !yes {
+		if !g.env.IsTerminal(g.streams.In) {
+			return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes", env.Name)
+		}
+		if err := cli.ConfirmFrom(g.streams.In, g.streams.ErrOut, question); err != nil {
+			return err
+		}
 	}
-	return cli.ConfirmFrom(g.streams.In, g.streams.ErrOut, question)
+	if g.session != nil {
+		g.session.confirmed(env, confirmationBy(yes, g.env.Getenv))
+	}
+	return nil
 }

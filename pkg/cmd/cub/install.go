@@ -56,6 +56,7 @@ units keep their own data), so a second run changes nothing and says so.`,
 	cmd.Flags().StringVar(&o.target, "target", "", "Kubernetes target in each environment space, advertised by its worker (default: the space's only one)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
 	_ = cmd.RegisterFlagCompletionFunc("envs", cobra.FixedCompletions(traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp))
+	g.approval.addTo(cmd)
 	return cmd
 }
 

@@ -56,6 +56,7 @@ re-run continues an interrupted promotion.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show the changes that would be merged and change nothing")
 	f.BoolVar(&o.noApply, "no-apply", false, "Upgrade the units but do not apply them")
 	o.applyFlags.addTo(f)
+	g.approval.addTo(cmd)
 	o.output.AddTo(cmd)
 	return cmd
 }
@@ -110,7 +111,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	if len(plan.Units) == 0 && o.noApply {
 		return nil
 	}
-	if err := o.g.confirm(to, o.yes, fmt.Sprintf("Promote %s into protected environment %s", from.Name, to.Name)); err != nil {
+	if err := o.g.confirm(to, o.yes, false, fmt.Sprintf("Promote %s into protected environment %s", from.Name, to.Name)); err != nil {
 		return err
 	}
 	var gate rollout.Gate

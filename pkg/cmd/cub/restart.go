@@ -39,6 +39,7 @@ Deployment's rolling update strategy replaces the pods.`,
 		},
 	}
 	o.changeFlags.addTo(cmd)
+	g.approval.addTo(cmd)
 	return cmd
 }
 

@@ -65,6 +65,7 @@ or DEGRADED afterwards; a rollback that applied anything records a release
 	f.BoolVar(&o.dryRun, "dry-run", false, "Show unit: current revision → target revision and change nothing")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	o.applyFlags.addTo(f)
+	g.approval.addTo(cmd)
 	o.output.AddTo(cmd)
 	return cmd
 }
@@ -100,7 +101,7 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes || o.dryRun, fmt.Sprintf("Roll back protected environment %s", env.Name)); err != nil {
+	if err := o.g.confirm(env, o.yes, o.dryRun, fmt.Sprintf("Roll back protected environment %s", env.Name)); err != nil {
 		return err
 	}
 	if _, err := s.whoami(ctx); err != nil {

@@ -75,6 +75,10 @@ type globals struct {
 	// resume is the command that continues the running command after an
 	// interruption, set once the command knows it (see interruptible).
 	resume string
+	// approval holds --approved-by and --ticket of the mutating verbs.
+	approval approvalFlags
+	// session is the run's session once open has made it.
+	session *session
 }
 
 // newKubeFlags are the kubectl-style connection flags; only --kubeconfig and
@@ -161,6 +165,7 @@ is the same as --kube-context.
 		newRestartCommand(g),
 		newDiffCommand(g),
 		newBlueGreenCommand(g),
+		newAuditCommand(g),
 	)
 	g.interruptible(root)
 	return root, g

@@ -48,6 +48,7 @@ needs --force.`,
 	}
 	cmd.Flags().BoolVar(&o.force, "force", false, "Allow 0 replicas in a protected environment")
 	o.changeFlags.addTo(cmd)
+	g.approval.addTo(cmd)
 	return cmd
 }
 

@@ -27,11 +27,16 @@ type session struct {
 	// progress shows the steps of applies and installs; console lines pass
 	// through it.
 	progress *progressView
+	// confirmation says how a protected change was confirmed ("" when none was needed).
+	confirmation string
 }
 
 // open resolves the project and credentials, opens the run's log and
 // builds the client. Bad input (project, credentials) is exit 2.
 func (g *globals) open(command string) (*session, error) {
+	if err := g.approval.validate(); err != nil {
+		return nil, err
+	}
 	project, err := traderx.ResolveProject(g.project, g.env.Getenv)
 	if err != nil {
 		return nil, cli.UsageError(err)
@@ -41,10 +46,7 @@ func (g *globals) open(command string) (*session, error) {
 		// The error names the places looked at and the fix (cub auth login).
 		return nil, cli.UsageError(err)
 	}
-	dir := g.logDir
-	if dir == "" {
-		dir = audit.DefaultDir(g.env.Getenv, g.env.HomeDir)
-	}
+	dir := g.logDirOrDefault()
 	progress := newProgressView(g.streams.ErrOut, cli.IsTerminal(g.streams.ErrOut), cli.Width(g.streams.ErrOut, g.env.Getenv), g.env.Clock.Now, tick)
 	log, err := audit.Open(audit.Options{Dir: dir, Command: command, Console: progress, Verbose: g.verbose,
 		Secrets: []string{creds.Token}, Now: g.env.Clock.Now})
@@ -61,7 +63,16 @@ func (g *globals) open(command string) (*session, error) {
 		return nil, cli.UsageError(err)
 	}
 	log.Logger().Debug("run", "command", command, "project", project, "credentials", creds, "log", log.Path())
-	return &session{g: g, creds: creds, client: client, log: log, project: project, progress: progress}, nil
+	g.session = &session{g: g, creds: creds, client: client, log: log, project: project, progress: progress}
+	return g.session, nil
+}
+
+// logDirOrDefault is --log-dir, else the default log directory.
+func (g *globals) logDirOrDefault() string {
+	if g.logDir != "" {
+		return g.logDir
+	}
+	return audit.DefaultDir(g.env.Getenv, g.env.HomeDir)
 }
 
 func (s *session) close() {
@@ -72,7 +83,8 @@ func (s *session) close() {
 // rollout builds the orchestrator; gate may be nil (dry runs, status).
 // With -v the console has every per-unit line instead of the progress.
 func (s *session) rollout(gate rollout.Gate) *rollout.Rollout {
-	r := &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project}
+	r := &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project,
+		Stamp: s.stamp()}
 	if !s.g.verbose {
 		r.Progress = s.progress
 	}

@@ -56,6 +56,7 @@ Validations that failed before the change already are reported, not blamed.`,
 	f.StringArrayVar(&o.unset, "unset", nil, "Remove this variable (repeatable)")
 	f.BoolVar(&o.force, "force", false, "Allow changing variables the TraderX model owns (the result must still validate)")
 	o.changeFlags.addTo(cmd)
+	g.approval.addTo(cmd)
 	return cmd
 }
 

@@ -93,9 +93,11 @@ func runChange(ctx context.Context, g *globals, f *changeFlags, command string, 
 			return err
 		}
 		shown = true
-		if err := g.confirm(env, false, fmt.Sprintf("Change protected environment %s", env.Name)); err != nil {
+		if err := g.confirm(env, false, false, fmt.Sprintf("Change protected environment %s", env.Name)); err != nil {
 			return err
 		}
+	} else if err := g.confirm(env, f.yes, f.dryRun, ""); err != nil {
+		return err
 	}
 	var gate rollout.Gate
 	if !f.dryRun {
@@ -274,6 +276,7 @@ command that rolls the environment back ('cub traderx rollback <env>').`,
 	}
 	cmd.Flags().BoolVar(&o.allColours, "all-colours", false, "For a blue-green service: change both colours' units in place")
 	o.changeFlags.addTo(cmd)
+	g.approval.addTo(cmd)
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/rollout"
 	testcluster "github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -123,8 +124,9 @@ func TestSetImageStandIn(t *testing.T) {
 		t.Fatalf("set-image: %s", r)
 	}
 	u := h.units("traderx-dev")["people-service-deployment"]
-	if u.LiveRevisionNum != 3 || !strings.Contains(string(u.Data), "image: ghcr.io/finos/traderx/people-service:1.2") ||
-		u.LastChangeDescription != "set-image people-service 1.2: CVE-2026-1" {
+	// The description carries the run's stamp (rollout.Stamp) after the operation's own text.
+	if desc, st := rollout.ParseStamp(u.LastChangeDescription); u.LiveRevisionNum != 3 || !strings.Contains(string(u.Data), "image: ghcr.io/finos/traderx/people-service:1.2") ||
+		desc != "set-image people-service 1.2: CVE-2026-1" || st.RunID == "" {
 		t.Errorf("unit: live %d, %q\n%s", u.LiveRevisionNum, u.LastChangeDescription, u.Data)
 	}
 	if d := h.releaseTag("traderx-dev", "release-2").Annotations["description"]; d != "set-image people-service 1.2: CVE-2026-1" {
