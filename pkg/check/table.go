@@ -181,7 +181,8 @@ func flush(bw *bufio.Writer) error {
 	return nil
 }
 
-// title names the run: "Health of dev (namespace traderx-dev)".
+// title names the run: "Health of dev (namespace traderx-dev)", and on a
+// second line the cluster judged, when one was.
 func title(r Report) string {
 	t := "Health"
 	if r.Kind == KindValidate {
@@ -192,6 +193,9 @@ func title(r Report) string {
 	}
 	if r.Namespace != "" {
 		t += " (namespace " + r.Namespace + ")"
+	}
+	if r.Cluster != nil {
+		t += "\nCluster: " + r.Cluster.String()
 	}
 	return t
 }

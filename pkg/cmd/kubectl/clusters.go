@@ -3,6 +3,7 @@ package kubectl
 import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/envcluster"
@@ -43,4 +44,9 @@ func clusterError(err error) error {
 		return cli.UsageError(err)
 	}
 	return cli.Unavailable(err)
+}
+
+// clusterRef is the cluster as a report names it.
+func clusterRef(c envcluster.Cluster) *check.Cluster {
+	return &check.Cluster{Context: c.Context, Server: c.Server, Source: string(c.Source)}
 }

@@ -61,6 +61,8 @@ type HealthOptions struct {
 	// client replaces the one the flags connect (tests).
 	client kubernetes.Interface
 	env    traderx.Environment
+	// cluster is the cluster judged, named in every report.
+	cluster *check.Cluster
 	genericiooptions.IOStreams
 }
 
@@ -157,21 +159,28 @@ func (o *HealthOptions) Validate() error {
 // Run evaluates the environment (repeatedly with --wait, continuously with
 // --watch) and prints the report.
 func (o *HealthOptions) Run(ctx context.Context) error {
+	hub, err := newConfigHubClient(o.Getenv, o.HomeDir)
+	if err != nil {
+		return err
+	}
 	client := o.client
 	if client == nil {
-		access, err := cluster.Connect(o.flags)
+		resolver, err := newResolver(o.flags, o.Getenv, o.HomeDir, o.Project, hub)
 		if err != nil {
-			return cli.UsageError(err)
+			return err
 		}
-		client = access.Client
+		access, where, err := resolver.Connect(ctx, o.env)
+		if err != nil {
+			return clusterError(err)
+		}
+		client, o.cluster = access.Client, clusterRef(where)
 	}
 	opts := health.Options{Services: o.Services, RestartThreshold: o.RestartThreshold, NotReadyGrace: o.NotReadyGrace}
 	if o.Probe {
 		opts.Prober = health.ServiceProxyProber{Client: client}
 	}
-	var err error
-	if opts.Sync, err = o.syncSource(); err != nil {
-		return err
+	if hub != nil { // without credentials the sync check SKIPs
+		opts.Sync = health.ConfigHubSync{Client: hub, Project: o.Project}
 	}
 	if o.Watch {
 		return o.watch(ctx, client, opts)
@@ -220,16 +229,7 @@ func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interfac
 		return nil, nil, err
 	}
 	r := health.Judge(ctx, s, o.env, opts)
+	r.Cluster = o.cluster
 	ov := health.Overview(s, o.env, opts, r)
 	return r, &ov, nil
-}
-
-// syncSource returns the ConfigHub reader when credentials exist; nil (the
-// sync check SKIPs) when none are configured.
-func (o *HealthOptions) syncSource() (health.SyncSource, error) {
-	client, err := newConfigHubClient(o.Getenv, o.HomeDir)
-	if err != nil || client == nil {
-		return nil, err
-	}
-	return health.ConfigHubSync{Client: client, Project: o.Project}, nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/envcluster"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/pkg/validate"
@@ -142,52 +144,92 @@ func (o *ValidateOptions) Validate() error {
 // Run builds the input, validates it and renders the report; the returned
 // error carries the exit code.
 func (o *ValidateOptions) Run(ctx context.Context) error {
-	in := validate.Input{Env: o.env}
-	switch {
-	case o.Local:
-		units, err := manifests.Render(o.env)
-		if err != nil {
-			return err
-		}
-		in.Objects = manifests.Objects(units)
-		in.OfflineReason = "offline (--local)"
-	case o.Filename != "":
-		objs, err := o.readObjects()
-		if err != nil {
-			return cli.UsageError(err)
-		}
-		in.Objects = objs
-		in.OfflineReason = "offline (-f)"
-	default:
-		access, err := cluster.Connect(o.Flags)
-		if err != nil {
-			return cli.UsageError(err) // the kubeconfig cannot be loaded
-		}
+	var report *check.Report
+	var err error
+	if o.Local || o.Filename != "" {
+		report, err = o.offline()
+	} else {
 		if o.Timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 			defer cancel()
 		}
-		snap, err := cluster.Take(ctx, access.Client, o.env.Namespace())
-		if err != nil {
-			return cli.Unavailable(err)
-		}
-		in.Snapshot = snap
-		if in.Secrets, err = cluster.SecretsPresent(ctx, access.Config, o.env.Namespace(), traderx.RequiredSecrets()); err != nil {
-			return cli.Unavailable(err)
-		}
-		if in.ConfigHub, err = o.ConfigHubState(ctx); err != nil {
+		var hub *confighub.Client
+		var resolver *envcluster.Resolver
+		if hub, resolver, err = o.sources(); err != nil {
 			return err
 		}
+		report, err = o.live(ctx, o.env, resolver, hub)
 	}
-	if !in.Live() {
-		in.ConfigHub = validate.ConfigHubSkipped(in.OfflineReason + ": ConfigHub is not consulted")
+	if err != nil {
+		return err
+	}
+	return o.Report.Render(o.IOStreams, report, check.GroupBySuite, nil)
+}
+
+// offline validates the rendered manifests (--local) or the given ones (-f).
+func (o *ValidateOptions) offline() (*check.Report, error) {
+	in := validate.Input{Env: o.env}
+	if o.Local {
+		units, err := manifests.Render(o.env)
+		if err != nil {
+			return nil, err
+		}
+		in.Objects = manifests.Objects(units)
+		in.OfflineReason = "offline (--local)"
+	} else {
+		objs, err := o.readObjects()
+		if err != nil {
+			return nil, cli.UsageError(err)
+		}
+		in.Objects = objs
+		in.OfflineReason = "offline (-f)"
+	}
+	in.ConfigHub = validate.ConfigHubSkipped(in.OfflineReason + ": ConfigHub is not consulted")
+	report, err := validate.Run(in)
+	if err != nil {
+		return nil, cli.UsageError(err)
+	}
+	return report, nil
+}
+
+// sources are the ConfigHub client (nil without credentials) and the
+// environment → cluster mapping of a live run.
+func (o *ValidateOptions) sources() (*confighub.Client, *envcluster.Resolver, error) {
+	hub, err := newConfigHubClient(o.Getenv, o.HomeDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	resolver, err := newResolver(o.Flags, o.Getenv, o.HomeDir, o.project, hub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return hub, resolver, nil
+}
+
+// live validates env on its own cluster and, with credentials, its
+// ConfigHub space; the report names the cluster.
+func (o *ValidateOptions) live(ctx context.Context, env traderx.Environment, resolver *envcluster.Resolver, hub *confighub.Client) (*check.Report, error) {
+	access, where, err := resolver.Connect(ctx, env)
+	if err != nil {
+		return nil, clusterError(err)
+	}
+	in := validate.Input{Env: env}
+	if in.Snapshot, err = cluster.Take(ctx, access.Client, env.Namespace()); err != nil {
+		return nil, cli.Unavailable(err)
+	}
+	if in.Secrets, err = cluster.SecretsPresent(ctx, access.Config, env.Namespace(), traderx.RequiredSecrets()); err != nil {
+		return nil, cli.Unavailable(err)
+	}
+	if in.ConfigHub, err = configHubState(ctx, hub, env.Space(o.project)); err != nil {
+		return nil, err
 	}
 	report, err := validate.Run(in)
 	if err != nil {
-		return cli.UsageError(err)
+		return nil, cli.UsageError(err)
 	}
-	return o.Report.Render(o.IOStreams, report, check.GroupBySuite, nil)
+	report.Cluster = clusterRef(where)
+	return report, nil
 }
 
 // ConfigHubState reads the environment's ConfigHub space, or says visibly
@@ -197,10 +239,14 @@ func (o *ValidateOptions) ConfigHubState(ctx context.Context) (*validate.ConfigH
 	if err != nil {
 		return nil, err
 	}
-	if client == nil {
+	return configHubState(ctx, client, o.env.Space(o.project))
+}
+
+func configHubState(ctx context.Context, hub *confighub.Client, space string) (*validate.ConfigHubState, error) {
+	if hub == nil {
 		return validate.ConfigHubSkipped(validate.NoCredentialsReason), nil
 	}
-	st, err := validate.FetchConfigHub(ctx, client, o.env.Space(o.project))
+	st, err := validate.FetchConfigHub(ctx, hub, space)
 	if err != nil {
 		return nil, cli.Unavailable(err)
 	}
