@@ -109,9 +109,9 @@ func (s Summary) evaluated() int { return s.Total - s.Skipped }
 
 // Report is the result of one health or validation run.
 type Report struct {
-	Kind        string  `json:"kind"`
-	Environment string  `json:"environment"`
-	Namespace   string  `json:"namespace"`
+	Kind        string `json:"kind"`
+	Environment string `json:"environment"`
+	Namespace   string `json:"namespace"`
 	// Cluster is the cluster the report judged; nil when none was read
 	// (validate --local or -f).
 	Cluster *Cluster `json:"cluster,omitempty"`

@@ -200,6 +200,10 @@ func title(r Report) string {
 	return t
 }
 
+// VerdictLabel is the verdict as the human views word it (PASSED, FAILED, …
+// for a validation).
+func VerdictLabel(r Report, f FailOn) string { return verdictLabel(r, f == FailOnWarn) }
+
 // verdictLabel words the verdict for people: a validation passes or fails,
 // an environment is healthy or not.
 func verdictLabel(r Report, failsOnWarn bool) string {

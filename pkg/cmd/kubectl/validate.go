@@ -37,6 +37,9 @@ const validateExample = `  # Validate the live dev environment (and its ConfigHu
   %[1]s validate staging -f trade-service-deployment.yaml
   %[1]s manifests prod | %[1]s validate prod -f -
 
+  # Every environment, live, each on its own cluster, in one table
+  %[1]s validate --all
+
   # JUnit for CI; warnings fail the run too
   %[1]s validate prod -o junit --fail-on warn > validate.xml`
 
@@ -58,11 +61,18 @@ and -f validates any manifests (multi-document YAML or a JSON List); both are
 offline: they read neither the cluster nor ConfigHub, and validations that need
 live state are skipped with the reason.
 
+A live run reads the environment on its own cluster (see 'kubectl traderx
+config') and the report names it. --all validates every environment live at
+once, each on its own cluster, in one table (ENV, CLUSTER, VERDICT, FAILING);
+the exit code is the worst, 3 when any cluster could not be read.
+
 `
 
 // ValidateOptions validates an environment, live or offline.
 type ValidateOptions struct {
 	Env string
+	// All validates every environment live, each on its own cluster.
+	All bool
 	// Local validates the rendered manifests instead of the cluster.
 	Local bool
 	// Filename is a file, a directory of .yaml/.yml/.json files, or "-".
@@ -85,11 +95,11 @@ type ValidateOptions struct {
 func NewValidateCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFlag, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ValidateOptions{Report: NewReportFlags(color), Flags: flags, Getenv: os.Getenv, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:               "validate <env>",
+		Use:               "validate (<env> | --all)",
 		Short:             "Validate an environment (live, rendered, or from files) against the TraderX model",
 		Long:              validateLong + cli.ExitCodesHelp,
 		Example:           fmt.Sprintf(validateExample, "kubectl traderx"),
-		Args:              cobra.ExactArgs(1),
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: cli.CompleteEnvironments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -102,6 +112,7 @@ func NewValidateCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFl
 		},
 	}
 	o.Report.AddTo(cmd)
+	cmd.Flags().BoolVar(&o.All, "all", false, "Validate every environment live, each on its own cluster, in one table (-o table|json|yaml)")
 	cmd.Flags().BoolVar(&o.Local, "local", false, "Validate the manifests rendered from the model; no cluster or ConfigHub access")
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "Validate manifests from a file, a directory, or - for stdin; no cluster or ConfigHub access")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "Give up reading the cluster and ConfigHub after this long")
@@ -111,7 +122,9 @@ func NewValidateCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFl
 
 // Complete fills the options from arguments and the process.
 func (o *ValidateOptions) Complete(args []string) error {
-	o.Env = args[0]
+	if len(args) == 1 {
+		o.Env = args[0]
+	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
@@ -124,11 +137,21 @@ func (o *ValidateOptions) Complete(args []string) error {
 
 // Validate checks the input before anything is read.
 func (o *ValidateOptions) Validate() error {
-	env, err := resolveEnvironment(o.Env, o.Flags)
-	if err != nil {
-		return err
+	var err error
+	switch {
+	case !o.All && o.Env == "":
+		return cli.Usagef("validate needs an environment (%s) or --all", strings.Join(traderx.EnvironmentNames(), ", "))
+	case o.All && o.Env != "":
+		return cli.Usagef("give an environment or --all, not both")
+	case o.All && (o.Local || o.Filename != ""):
+		return cli.Usagef("--all validates live environments; --local and -f take one environment")
+	case o.All && o.Flags != nil && deref(o.Flags.Namespace) != "":
+		return cli.Usagef("--all reads each environment's own namespace; -n takes one environment")
+	case !o.All:
+		if o.env, err = resolveEnvironment(o.Env, o.Flags); err != nil {
+			return err
+		}
 	}
-	o.env = env
 	if o.Local && o.Filename != "" {
 		return cli.Usagef("--local and -f are exclusive: --local validates the rendered manifests, -f the given ones")
 	}
@@ -138,7 +161,13 @@ func (o *ValidateOptions) Validate() error {
 	if o.project, err = traderx.ResolveProject(o.Project, o.Getenv); err != nil {
 		return cli.UsageError(err)
 	}
-	return o.Report.Validate()
+	if err := o.Report.Validate(); err != nil {
+		return err
+	}
+	if o.All {
+		return validateAllFormat(o.Report)
+	}
+	return nil
 }
 
 // Run builds the input, validates it and renders the report; the returned
@@ -159,7 +188,13 @@ func (o *ValidateOptions) Run(ctx context.Context) error {
 		if hub, resolver, err = o.sources(); err != nil {
 			return err
 		}
-		report, err = o.live(ctx, o.env, resolver, hub)
+		if o.All {
+			judge := func(ctx context.Context, env traderx.Environment) (*check.Report, *check.Cluster, error) {
+				return o.live(ctx, env, resolver, hub)
+			}
+			return renderAll(o.IOStreams, o.Report.Output, judgeAll(ctx, check.KindValidate, judge, o.Report.failOn))
+		}
+		report, _, err = o.live(ctx, o.env, resolver, hub)
 	}
 	if err != nil {
 		return err
@@ -209,27 +244,28 @@ func (o *ValidateOptions) sources() (*confighub.Client, *envcluster.Resolver, er
 
 // live validates env on its own cluster and, with credentials, its
 // ConfigHub space; the report names the cluster.
-func (o *ValidateOptions) live(ctx context.Context, env traderx.Environment, resolver *envcluster.Resolver, hub *confighub.Client) (*check.Report, error) {
-	access, where, err := resolver.Connect(ctx, env)
+func (o *ValidateOptions) live(ctx context.Context, env traderx.Environment, resolver *envcluster.Resolver, hub *confighub.Client) (*check.Report, *check.Cluster, error) {
+	access, c, err := resolver.Connect(ctx, env)
 	if err != nil {
-		return nil, clusterError(err)
+		return nil, nil, clusterError(err)
 	}
+	where := clusterRef(c)
 	in := validate.Input{Env: env}
 	if in.Snapshot, err = cluster.Take(ctx, access.Client, env.Namespace()); err != nil {
-		return nil, cli.Unavailable(err)
+		return nil, where, cli.Unavailable(err)
 	}
 	if in.Secrets, err = cluster.SecretsPresent(ctx, access.Config, env.Namespace(), traderx.RequiredSecrets()); err != nil {
-		return nil, cli.Unavailable(err)
+		return nil, where, cli.Unavailable(err)
 	}
 	if in.ConfigHub, err = configHubState(ctx, hub, env.Space(o.project)); err != nil {
-		return nil, err
+		return nil, where, err
 	}
 	report, err := validate.Run(in)
 	if err != nil {
-		return nil, cli.UsageError(err)
+		return nil, where, cli.UsageError(err)
 	}
-	report.Cluster = clusterRef(where)
-	return report, nil
+	report.Cluster = where
+	return report, where, nil
 }
 
 // ConfigHubState reads the environment's ConfigHub space, or says visibly
