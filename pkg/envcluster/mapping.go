@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/finos/traderx-plugins/pkg/hint"
 )
 
 // Source says where an environment's context came from.
@@ -67,8 +69,8 @@ func (e *UnknownContextError) Error() string {
 		known = strings.Join(e.Known, ", ")
 	}
 	return fmt.Sprintf("environment %s: %s names kube context %q, which the kubeconfig does not have (it has: %s); "+
-		"nothing was read. Fix the mapping (kubectl traderx config set-context %s <context>) or the kubeconfig",
-		e.Env, e.From, e.Context, known, e.Env)
+		"nothing was read. Fix the mapping (%s) or the kubeconfig",
+		e.Env, e.From, e.Context, known, hint.SetContext(e.Env, hint.Context))
 }
 
 // NoContextError is an environment no source maps and a kubeconfig without a
@@ -77,7 +79,7 @@ type NoContextError struct{ Env string }
 
 func (e *NoContextError) Error() string {
 	return fmt.Sprintf("environment %s: no kube context: none is mapped and the kubeconfig has no current context; "+
-		"map one with kubectl traderx config set-context %s <context>, or pass --context", e.Env, e.Env)
+		"map one with %s, or pass --context", e.Env, hint.SetContext(e.Env, hint.Context))
 }
 
 // Resolve picks the environment's context by precedence: flag, file, target,

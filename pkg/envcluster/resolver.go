@@ -12,6 +12,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -82,7 +83,7 @@ func (r *Resolver) Resolve(ctx context.Context, env traderx.Environment) (Cluste
 	if in.Flag == "" && in.File == "" && r.Targets != nil {
 		in.Target, in.TargetName, err = TargetContext(ctx, r.Targets, env.Space(r.Project))
 		if err != nil {
-			return Cluster{}, fmt.Errorf("environment %s: %w (or map its context: kubectl traderx config set-context %s <context>)", env.Name, err, env.Name)
+			return Cluster{}, fmt.Errorf("environment %s: %w (or map its context: %s)", env.Name, err, hint.SetContext(env.Name, hint.Context))
 		}
 	}
 	c, err := Resolve(in)

@@ -69,8 +69,7 @@ func TargetContext(ctx context.Context, r TargetReader, space string) (kubeConte
 			parts = append(parts, fmt.Sprintf("%s (%s)", strings.Join(slugs, ", "), cmpContext(kc)))
 		}
 		slices.Sort(parts)
-		return "", "", fmt.Errorf("the units of ConfigHub space %s are bound to targets of different kube contexts: %s; "+
-			"name the environment's with kubectl traderx config set-context", space, strings.Join(parts, "; "))
+		return "", "", fmt.Errorf("the units of ConfigHub space %s are bound to targets of different kube contexts: %s", space, strings.Join(parts, "; "))
 	}
 	for kc, slugs := range byContext {
 		slices.Sort(slugs)

@@ -38,6 +38,7 @@ func every() map[string][]hint.Command {
 		add("Health", hint.Health(e))
 		add("Validate", hint.Validate(e))
 		add("Manifests", hint.Manifests(e))
+		add("SetContext", hint.SetContext(e, hint.Context), hint.SetContext(e, "kind-prod"))
 		add("InProject", hint.Apply(e).InProject("acme"), hint.Rollback(e, 2).InProject(traderx.DefaultProject),
 			hint.Health(e).InProject("acme"))
 		for _, s := range traderx.Services() {
