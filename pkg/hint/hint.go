@@ -129,3 +129,6 @@ func Manifests(env string) Command { return kubectl("manifests", env) }
 
 // SetContext maps an environment to the kube context of its cluster.
 func SetContext(env, context string) Command { return kubectl("config", "set-context", env, context) }
+
+// ConfigView shows the cluster each environment is read on, and why.
+func ConfigView() Command { return kubectl("config", "view") }

@@ -29,6 +29,7 @@ func every() map[string][]hint.Command {
 	add := func(name string, c ...hint.Command) { out[name] = append(out[name], c...) }
 	add("Install", hint.Install(), hint.Install("dev"), hint.Install(envs...))
 	add("Promote", hint.Promote("dev", "staging"), hint.Promote("staging", "prod"))
+	add("ConfigView", hint.ConfigView())
 	for _, e := range envs {
 		add("Apply", hint.Apply(e), hint.Apply(e, traderx.ServiceNames()...))
 		add("Status", hint.Status(e))
