@@ -81,7 +81,7 @@ lint: ## gofmt check and go vet
 	go vet -tags bench ./test/bench/...
 
 .PHONY: sandbox
-sandbox: cluster build ## start the local control plane in the background; writes .sandbox/env
+sandbox: cluster build ## start two local control planes (dev+staging, prod) in the background; writes .sandbox/env
 	bash hack/sandbox-up.sh
 
 .PHONY: sandbox-down

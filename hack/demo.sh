@@ -52,6 +52,16 @@ code=$?
 set -e
 printf 'kubectl traderx validate dev: exit %d\n' "$code" >&2
 
+step "kubectl traderx config view   (dev and staging on one cluster, prod on its own: the sandbox's mapping)"
+kubectl traderx config view
+
+step "kubectl traderx health --all   (each environment on its own cluster; staging and prod are not applied yet)"
+set +e
+kubectl traderx health --all
+code=$?
+set -e
+printf 'kubectl traderx health --all: exit %d (the worst environment)\n' "$code" >&2
+
 step "workloads"
 kubectl -n traderx-dev get deployments,services,pods -o wide
 printf '\nThe sandbox keeps running. Try:  source .sandbox/env && cub-traderx status dev\nAudit logs: %s\nStop it with:  make sandbox-down\n' "$logs" >&2

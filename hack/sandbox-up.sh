@@ -13,11 +13,11 @@ if [[ -f "$dir/pids" ]] && kill -0 "$(head -1 "$dir/pids")" 2>/dev/null && [[ -f
 fi
 TRADERX_CLUSTER_DIR="$(bash test/cluster/build.sh)"
 export TRADERX_CLUSTER_DIR
-log "starting the local control plane"
+log "starting the two local control planes (dev+staging, prod) in parallel"
 nohup bin/traderx-sandbox --dir "$dir" --bin bin >"$dir/sandbox.log" 2>&1 &
 pid=$!
 echo "$pid" >"$dir/pids"
-for _ in $(seq 120); do
+for _ in $(seq 360); do
 	if [[ -f "$dir/env" ]]; then
 		log "ready. Use it with:  source $dir/env"
 		exit 0
@@ -29,5 +29,5 @@ for _ in $(seq 120); do
 	fi
 	sleep 0.5
 done
-log "not ready after 60 s; log: $dir/sandbox.log"
+log "not ready after 180 s; log: $dir/sandbox.log"
 exit 1

@@ -109,15 +109,45 @@ func (s Summary) evaluated() int { return s.Total - s.Skipped }
 
 // Report is the result of one health or validation run.
 type Report struct {
-	Kind        string  `json:"kind"`
-	Environment string  `json:"environment"`
-	Namespace   string  `json:"namespace"`
-	Checks      []Check `json:"checks"`
+	Kind        string `json:"kind"`
+	Environment string `json:"environment"`
+	Namespace   string `json:"namespace"`
+	// Cluster is the cluster the report judged; nil when none was read
+	// (validate --local or -f).
+	Cluster *Cluster `json:"cluster,omitempty"`
+	Checks  []Check  `json:"checks"`
 	// Summary, Verdict and Reason are derived from Checks by Finalize.
 	Summary Summary `json:"summary"`
 	Verdict Verdict `json:"verdict"`
 	// Reason says on one line why the report has its verdict.
 	Reason string `json:"reason"`
+}
+
+// Cluster names the cluster a report judged, so a reader can tell prod's
+// cluster from dev's.
+type Cluster struct {
+	// Context is the kubeconfig context read.
+	Context string `json:"context"`
+	// Server is the context's API server URL.
+	Server string `json:"server,omitempty"`
+	// Source says why this context: "flag", "config file", "ConfigHub target"
+	// or "current context".
+	Source string `json:"source,omitempty"`
+}
+
+// String is the cluster on one line: "prod-eu (https://10.0.0.1:6443, from the config file)".
+func (c Cluster) String() string {
+	var in []string
+	if c.Server != "" {
+		in = append(in, c.Server)
+	}
+	if c.Source != "" {
+		in = append(in, "from the "+c.Source)
+	}
+	if len(in) == 0 {
+		return c.Context
+	}
+	return c.Context + " (" + strings.Join(in, ", ") + ")"
 }
 
 // NewReport starts an empty report; kind is KindHealth or KindValidate.

@@ -20,6 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // a hint on each problem.
 func healthReport() Report {
 	r := NewReport(KindHealth, "dev", "traderx-dev")
+	r.Cluster = &Cluster{Context: "kind-dev", Server: "https://127.0.0.1:6443", Source: "config file"}
 	r.Add(
 		Check{Suite: "deployment", Name: "rollout-complete", Target: "trade-service", Status: StatusPass,
 			Message: "3/3 replicas updated and available"},

@@ -181,7 +181,8 @@ func flush(bw *bufio.Writer) error {
 	return nil
 }
 
-// title names the run: "Health of dev (namespace traderx-dev)".
+// title names the run: "Health of dev (namespace traderx-dev)", and on a
+// second line the cluster judged, when one was.
 func title(r Report) string {
 	t := "Health"
 	if r.Kind == KindValidate {
@@ -193,8 +194,15 @@ func title(r Report) string {
 	if r.Namespace != "" {
 		t += " (namespace " + r.Namespace + ")"
 	}
+	if r.Cluster != nil {
+		t += "\nCluster: " + r.Cluster.String()
+	}
 	return t
 }
+
+// VerdictLabel is the verdict as the human views word it (PASSED, FAILED, …
+// for a validation).
+func VerdictLabel(r Report, f FailOn) string { return verdictLabel(r, f == FailOnWarn) }
 
 // verdictLabel words the verdict for people: a validation passes or fails,
 // an environment is healthy or not.

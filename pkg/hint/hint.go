@@ -25,6 +25,7 @@ const (
 const (
 	Version = "<version>"
 	Tag     = "<tag>"
+	Context = "<context>"
 )
 
 // Command is a command line to suggest.
@@ -125,3 +126,9 @@ func Validate(env string) Command { return kubectl("validate", env) }
 
 // Manifests renders an environment's objects from the model.
 func Manifests(env string) Command { return kubectl("manifests", env) }
+
+// SetContext maps an environment to the kube context of its cluster.
+func SetContext(env, context string) Command { return kubectl("config", "set-context", env, context) }
+
+// ConfigView shows the cluster each environment is read on, and why.
+func ConfigView() Command { return kubectl("config", "view") }

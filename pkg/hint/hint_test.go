@@ -29,6 +29,7 @@ func every() map[string][]hint.Command {
 	add := func(name string, c ...hint.Command) { out[name] = append(out[name], c...) }
 	add("Install", hint.Install(), hint.Install("dev"), hint.Install(envs...))
 	add("Promote", hint.Promote("dev", "staging"), hint.Promote("staging", "prod"))
+	add("ConfigView", hint.ConfigView())
 	for _, e := range envs {
 		add("Apply", hint.Apply(e), hint.Apply(e, traderx.ServiceNames()...))
 		add("Status", hint.Status(e))
@@ -38,6 +39,7 @@ func every() map[string][]hint.Command {
 		add("Health", hint.Health(e))
 		add("Validate", hint.Validate(e))
 		add("Manifests", hint.Manifests(e))
+		add("SetContext", hint.SetContext(e, hint.Context), hint.SetContext(e, "kind-prod"))
 		add("InProject", hint.Apply(e).InProject("acme"), hint.Rollback(e, 2).InProject(traderx.DefaultProject),
 			hint.Health(e).InProject("acme"))
 		for _, s := range traderx.Services() {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
@@ -68,7 +69,7 @@ func (r *Rollout) CheckReady(ctx context.Context, sp *confighub.Space, env trade
 	if r.Gate != nil {
 		if _, err := r.Gate.Check(ctx, env, nil); err != nil {
 			return &unreachableError{fmt.Errorf("%s: cannot read the cluster the health gates judge (namespace %s); nothing was changed "+
-				"(check --kube-context / KUBECONFIG): %w", env.Name, env.Namespace(), err)}
+				"(which cluster and why: %s; --kube-context overrides): %w", env.Name, env.Namespace(), hint.ConfigView(), err)}
 		}
 	}
 	if r.ready == nil {

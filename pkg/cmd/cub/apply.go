@@ -108,7 +108,7 @@ func (o *applyOptions) run(ctx context.Context, name string) error {
 	}
 	var gate rollout.Gate
 	if !o.dryRun {
-		if gate, err = o.g.gate(); err != nil {
+		if gate, err = o.g.gate(ctx, env); err != nil {
 			return err
 		}
 	}

@@ -210,7 +210,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		opts.Retries = -1
 	}
 	if !o.dryRun {
-		access, err := o.g.clusterAccess()
+		access, err := o.g.clusterAccess(ctx, o.env)
 		if err != nil {
 			return err
 		}
@@ -283,16 +283,6 @@ func (o *blueGreenOptions) writePlan(w io.Writer, res *rollout.BlueGreenResult) 
 	return nil
 }
 
-// clusterAccess connects to the cluster read-only (cluster.Connect: the
-// transport refuses every write before it leaves the process).
-func (g *globals) clusterAccess() (*cluster.Access, error) {
-	access, err := cluster.Connect(g.kube)
-	if err != nil {
-		return nil, cli.UsageError(err)
-	}
-	return access, nil
-}
-
 // SnapshotReader takes Snapshots through a (read-only) client.
 type SnapshotReader struct{ Client kubernetes.Interface }
 
@@ -349,7 +339,7 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 	}
 	defer s.close()
 	var reader rollout.Reader
-	if access, err := o.g.clusterAccess(); err == nil {
+	if access, err := o.g.clusterAccess(ctx, o.env); err == nil {
 		reader = SnapshotReader{Client: access.Client}
 	} else {
 		s.log.Logger().Warn("cluster not read: " + err.Error())
@@ -467,7 +457,7 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	access, err := o.g.clusterAccess()
+	access, err := o.g.clusterAccess(ctx, o.env)
 	if err != nil {
 		return err
 	}

@@ -227,9 +227,10 @@ func TestBlueGreenSwitchOnControlPlane(t *testing.T) {
 		t.Errorf("release description %q", rel.Annotations["description"])
 	}
 	// The cluster client of the command refuses writes.
-	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
+	// No mapping file, no environment: the kubeconfig's current context.
+	g := &globals{env: Env{Getenv: func(string) string { return "" }, HomeDir: t.TempDir()}.withDefaults(), kube: newKubeFlags()}
 	*g.kube.KubeConfig = testCluster.Kubeconfig
-	access, err := g.clusterAccess()
+	access, err := g.clusterAccess(h.ctx, traderx.Environments()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 	testcluster "github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -246,17 +247,23 @@ func TestTierFailureStopsAndResumes(t *testing.T) {
 // write through it is refused before it leaves the process.
 func TestGateClientIsReadOnly(t *testing.T) {
 	testcluster.Require(t, testCluster)
-	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
+	// No mapping file, no environment: the kubeconfig's current context.
+	g := &globals{env: Env{Getenv: func(string) string { return "" }, HomeDir: t.TempDir()}.withDefaults(), kube: newKubeFlags()}
 	*g.kube.KubeConfig = testCluster.Kubeconfig
-	gate, err := g.gate()
+	ctx := context.Background()
+	dev, _ := traderx.LookupEnvironment("dev")
+	gate, err := g.gate(ctx, dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hg, ok := gate.(HealthGate)
+	cg, ok := gate.(*clusterGate)
 	if !ok {
 		t.Fatalf("gate is %T", gate)
 	}
-	ctx := context.Background()
+	hg, err := cg.forEnv(ctx, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := hg.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("read through the gate client: %v", err)
 	}

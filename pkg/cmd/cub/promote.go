@@ -116,7 +116,7 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	}
 	var gate rollout.Gate
 	if !o.noApply {
-		if gate, err = o.g.gate(); err != nil {
+		if gate, err = o.g.gate(ctx, to); err != nil {
 			return err
 		}
 	}

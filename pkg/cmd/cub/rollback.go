@@ -109,7 +109,7 @@ func (o *rollbackOptions) run(ctx context.Context, args []string) error {
 	}
 	var gate rollout.Gate
 	if !o.dryRun {
-		if gate, err = o.g.gate(); err != nil {
+		if gate, err = o.g.gate(ctx, env); err != nil {
 			return err
 		}
 	}

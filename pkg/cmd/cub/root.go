@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/envcluster"
 	"github.com/finos/traderx-plugins/pkg/plugins"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
@@ -29,8 +31,8 @@ type Env struct {
 	HomeDir string
 	// Clock runs backoffs and gate polls (default: the wall clock).
 	Clock rollout.Clock
-	// Gate replaces the cluster health gate (tests); nil builds one from
-	// --kubeconfig/--kube-context through cluster.Connect.
+	// Gate replaces the cluster health gate (tests); nil judges each
+	// environment on its own cluster (see globals.clusters).
 	Gate rollout.Gate
 	// ClientOptions are appended to the ConfigHub client options (tests
 	// shorten retries).
@@ -77,8 +79,12 @@ type globals struct {
 	resume string
 	// approval holds --approved-by and --ticket of the mutating verbs.
 	approval approvalFlags
-	// session is the run's session once open has made it.
-	session *session
+	// session is the run's ConfigHub session once open; the cluster mapping
+	// (clusters) is built once, from it when there is one.
+	session      *session
+	clustersOnce sync.Once
+	resolver     *envcluster.Resolver
+	clustersErr  error
 }
 
 // newKubeFlags are the kubectl-style connection flags; only --kubeconfig and
@@ -126,8 +132,11 @@ $CUB_CONTEXT or the current one), else from an older cub's login
 https://hub.confighub.com). Every run that talks to ConfigHub writes a log
 file (see --log-dir).
 
-The cluster the health gates read is --kubeconfig's --kube-context. Under
-cub, --context and --debug belong to cub (--context selects the ConfigHub
+Each environment's health gates read its own cluster: the kube context given
+by --kube-context, else by the mapping file (kubectl traderx config
+set-context), else by the KubeContext parameter of the ConfigHub target the
+environment's units are bound to, else the current context of --kubeconfig.
+Under cub, --context and --debug belong to cub (--context selects the ConfigHub
 context) and never reach cub traderx; run directly as cub-traderx, --context
 is the same as --kube-context.
 
@@ -144,7 +153,7 @@ is the same as --kube-context.
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "Show debug lines on stderr (the log file always has them)")
 	// Only the kubeconfig and context are taken: the namespace is the environment's.
 	pf.StringVar(g.kube.KubeConfig, "kubeconfig", "", "Kubeconfig of the cluster read by health gates")
-	pf.StringVar(&g.kubeContext, "kube-context", "", "Kubeconfig context of the cluster read by health gates (default: the kubeconfig's current context)")
+	pf.StringVar(&g.kubeContext, "kube-context", "", "Kubeconfig context of the cluster read by health gates, for every environment (default: each environment's mapped context, else the current one)")
 	pf.StringVar(g.kube.Context, "context", "", "Same as --kube-context when run directly as cub-traderx; under cub, --context selects cub's ConfigHub context and never reaches cub traderx")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		ctx, err := resolveKubeContext(g.kubeContext, *g.kube.Context)

@@ -9,7 +9,6 @@ import (
 	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
-	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/rollout"
@@ -63,8 +62,9 @@ func (g *globals) open(command string) (*session, error) {
 		return nil, cli.UsageError(err)
 	}
 	log.Logger().Debug("run", "command", command, "project", project, "credentials", creds, "log", log.Path())
-	g.session = &session{g: g, creds: creds, client: client, log: log, project: project, progress: progress}
-	return g.session, nil
+	s := &session{g: g, creds: creds, client: client, log: log, project: project, progress: progress}
+	g.session = s // the cluster mapping reads the environments' targets through it
+	return s, nil
 }
 
 // logDirOrDefault is --log-dir, else the default log directory.
@@ -136,19 +136,6 @@ func (s *session) explain(err error) error {
 		return cli.Unavailable(fmt.Errorf("cannot reach ConfigHub at %s (nothing more was changed): %w", s.creds.Server, err))
 	}
 	return cli.Failed(err)
-}
-
-// gate builds the read-only health gate: a Kubernetes client made only
-// through cluster.Connect, whose transport refuses every write.
-func (g *globals) gate() (rollout.Gate, error) {
-	if g.env.Gate != nil {
-		return g.env.Gate, nil
-	}
-	access, err := cluster.Connect(g.kube)
-	if err != nil {
-		return nil, cli.UsageError(err)
-	}
-	return HealthGate{Client: access.Client}, nil
 }
 
 // HealthGate judges a tier's services with pkg/health over a read-only client.

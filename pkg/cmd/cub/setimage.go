@@ -101,7 +101,7 @@ func runChange(ctx context.Context, g *globals, f *changeFlags, command string, 
 	}
 	var gate rollout.Gate
 	if !f.dryRun {
-		if gate, err = g.gate(); err != nil {
+		if gate, err = g.gate(ctx, env); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,8 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/cli"
-	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/envcluster"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -32,13 +34,18 @@ const healthExample = `  # Is dev healthy? (exit 0 HEALTHY/DEGRADED, 1 UNHEALTHY
   # Wait up to 5 minutes for a rollout to settle
   %[1]s health staging --wait --timeout 5m
 
+  # Every environment, each on its own cluster, in one table
+  %[1]s health --all
+
   # Watch: redraw as the cluster changes; end on Ctrl-C, or once HEALTHY
   %[1]s health dev --watch
   %[1]s health staging --watch --until healthy --timeout 10m`
 
 // HealthOptions runs `health <env>`.
 type HealthOptions struct {
-	Env              string
+	Env string
+	// All judges every environment, each on its own cluster, in one table.
+	All              bool
 	Services         []string
 	RestartThreshold int32
 	NotReadyGrace    time.Duration
@@ -61,6 +68,8 @@ type HealthOptions struct {
 	// client replaces the one the flags connect (tests).
 	client kubernetes.Interface
 	env    traderx.Environment
+	// cluster is the cluster judged, named in every report.
+	cluster *check.Cluster
 	genericiooptions.IOStreams
 }
 
@@ -69,7 +78,7 @@ func NewHealthCommand(flags *genericclioptions.ConfigFlags, color *cli.ColorFlag
 	o := &HealthOptions{flags: flags, IOStreams: streams, Report: NewReportFlags(color), Getenv: os.Getenv,
 		RestartThreshold: health.DefaultRestartThreshold, NotReadyGrace: health.DefaultNotReadyGrace}
 	cmd := &cobra.Command{
-		Use:   "health <env>",
+		Use:   "health (<env> | --all)",
 		Short: "Judge the health of a TraderX environment: HEALTHY, DEGRADED or UNHEALTHY",
 		Long: `Checks the namespace, every service's Deployment (the active colour for blue-green
 services), its rollout and pods, its Service endpoints, the dependencies between
@@ -84,9 +93,15 @@ it redraws in place, otherwise it prints a timestamped line per change. It
 ends on Ctrl-C with the last verdict's exit code, or by itself with
 --until healthy (and --timeout).
 
+Each environment is read on its own cluster (see 'kubectl traderx config'); the
+report names it. --all judges every environment at once, each on its own
+cluster, in one table (ENV, CLUSTER, VERDICT, FAILING); the exit code is the
+worst, 3 when any cluster could not be read (its row says why; the others are
+still shown).
+
 ` + cli.ExitCodesHelp,
 		Example:           fmt.Sprintf(healthExample, "kubectl traderx"),
-		Args:              cobra.ExactArgs(1),
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: cli.CompleteEnvironments,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -98,6 +113,7 @@ ends on Ctrl-C with the last verdict's exit code, or by itself with
 			return o.Run(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&o.All, "all", false, "Judge every environment, each on its own cluster, in one table (-o table|json|yaml)")
 	cmd.Flags().StringSliceVar(&o.Services, "services", nil, "Only check these services (comma-separated)")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	cmd.Flags().Int32Var(&o.RestartThreshold, "restart-threshold", o.RestartThreshold, "Warn when a container restarted more often than this")
@@ -115,7 +131,9 @@ ends on Ctrl-C with the last verdict's exit code, or by itself with
 
 // Complete fills the options from arguments.
 func (o *HealthOptions) Complete(args []string) error {
-	o.Env = args[0]
+	if len(args) == 1 {
+		o.Env = args[0]
+	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
@@ -134,11 +152,15 @@ func (o *HealthOptions) Complete(args []string) error {
 
 // Validate checks the input before the cluster is contacted.
 func (o *HealthOptions) Validate() error {
-	env, err := resolveEnvironment(o.Env, o.flags)
-	if err != nil {
+	var err error
+	if err = o.validateAll(); err != nil {
 		return err
 	}
-	o.env = env
+	if !o.All {
+		if o.env, err = resolveEnvironment(o.Env, o.flags); err != nil {
+			return err
+		}
+	}
 	if _, err := traderx.LookupServices(o.Services); err != nil {
 		return cli.UsageError(err)
 	}
@@ -151,28 +173,51 @@ func (o *HealthOptions) Validate() error {
 	if err := o.Report.Validate(); err != nil {
 		return err
 	}
+	if o.All {
+		return validateAllFormat(o.Report)
+	}
 	return o.validateWatch()
+}
+
+// validateAll checks --all against the environment and the flags that only
+// make sense for one environment.
+func (o *HealthOptions) validateAll() error {
+	switch {
+	case !o.All && o.Env == "":
+		return cli.Usagef("health needs an environment (%s) or --all", strings.Join(traderx.EnvironmentNames(), ", "))
+	case o.All && o.Env != "":
+		return cli.Usagef("give an environment or --all, not both")
+	case o.All && (o.Watch || o.Wait):
+		return cli.Usagef("--all judges each environment once; --watch and --wait take one environment")
+	case o.All && o.flags != nil && deref(o.flags.Namespace) != "":
+		return cli.Usagef("--all reads each environment's own namespace; -n takes one environment")
+	}
+	return nil
 }
 
 // Run evaluates the environment (repeatedly with --wait, continuously with
 // --watch) and prints the report.
 func (o *HealthOptions) Run(ctx context.Context) error {
-	client := o.client
-	if client == nil {
-		access, err := cluster.Connect(o.flags)
-		if err != nil {
-			return cli.UsageError(err)
-		}
-		client = access.Client
-	}
-	opts := health.Options{Services: o.Services, RestartThreshold: o.RestartThreshold, NotReadyGrace: o.NotReadyGrace}
-	if o.Probe {
-		opts.Prober = health.ServiceProxyProber{Client: client}
-	}
-	var err error
-	if opts.Sync, err = o.syncSource(); err != nil {
+	hub, err := newConfigHubClient(o.Getenv, o.HomeDir)
+	if err != nil {
 		return err
 	}
+	resolver, err := newResolver(o.flags, o.Getenv, o.HomeDir, o.Project, hub)
+	if err != nil {
+		return err
+	}
+	if o.All {
+		return o.runAll(ctx, resolver, hub)
+	}
+	client := o.client
+	if client == nil {
+		access, where, err := resolver.Connect(ctx, o.env)
+		if err != nil {
+			return clusterError(err)
+		}
+		client, o.cluster = access.Client, clusterRef(where)
+	}
+	opts := o.options(client, hub)
 	if o.Watch {
 		return o.watch(ctx, client, opts)
 	}
@@ -180,7 +225,7 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 	defer cancel()
 
 	if !o.Wait {
-		r, ov, err := o.evaluate(ctx, client, opts)
+		r, ov, err := o.evaluate(ctx, client, o.env, o.cluster, opts)
 		if err != nil {
 			return cli.Unavailable(err)
 		}
@@ -191,7 +236,7 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 	var lastOverview *check.Overview
 	var lastErr error
 	_ = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
-		r, ov, err := o.evaluate(ctx, client, opts)
+		r, ov, err := o.evaluate(ctx, client, o.env, o.cluster, opts)
 		if err != nil {
 			lastErr = err
 			fmt.Fprintf(o.ErrOut, "[%s] cannot evaluate yet: %v\n", time.Since(start).Round(time.Second), err)
@@ -213,23 +258,47 @@ func (o *HealthOptions) Run(ctx context.Context) error {
 	return o.Report.Render(o.IOStreams, last, check.GroupByTarget, lastOverview)
 }
 
-// evaluate takes one snapshot and judges it.
-func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interface, opts health.Options) (*check.Report, *check.Overview, error) {
-	s, err := health.Snapshot(ctx, client, o.env)
+// options are the health options of one environment's run on client; hub
+// is nil without ConfigHub credentials (the sync check SKIPs).
+func (o *HealthOptions) options(client kubernetes.Interface, hub *confighub.Client) health.Options {
+	opts := health.Options{Services: o.Services, RestartThreshold: o.RestartThreshold, NotReadyGrace: o.NotReadyGrace}
+	if o.Probe {
+		opts.Prober = health.ServiceProxyProber{Client: client}
+	}
+	if hub != nil {
+		opts.Sync = health.ConfigHubSync{Client: hub, Project: o.Project}
+	}
+	return opts
+}
+
+// evaluate takes one snapshot of env on the cluster where and judges it.
+func (o *HealthOptions) evaluate(ctx context.Context, client kubernetes.Interface, env traderx.Environment, where *check.Cluster, opts health.Options) (*check.Report, *check.Overview, error) {
+	s, err := health.Snapshot(ctx, client, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	r := health.Judge(ctx, s, o.env, opts)
-	ov := health.Overview(s, o.env, opts, r)
+	r := health.Judge(ctx, s, env, opts)
+	r.Cluster = where
+	ov := health.Overview(s, env, opts, r)
 	return r, &ov, nil
 }
 
-// syncSource returns the ConfigHub reader when credentials exist; nil (the
-// sync check SKIPs) when none are configured.
-func (o *HealthOptions) syncSource() (health.SyncSource, error) {
-	client, err := newConfigHubClient(o.Getenv, o.HomeDir)
-	if err != nil || client == nil {
-		return nil, err
+// runAll judges every environment on its own cluster, each bounded by
+// --timeout, and prints one table.
+func (o *HealthOptions) runAll(ctx context.Context, resolver *envcluster.Resolver, hub *confighub.Client) error {
+	judge := func(ctx context.Context, env traderx.Environment) (*check.Report, *check.Cluster, error) {
+		ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+		access, c, err := resolver.Connect(ctx, env)
+		if err != nil {
+			return nil, nil, clusterError(err)
+		}
+		where := clusterRef(c)
+		r, _, err := o.evaluate(ctx, access.Client, env, where, o.options(access.Client, hub))
+		if err != nil {
+			return nil, where, cli.Unavailable(err)
+		}
+		return r, where, nil
 	}
-	return health.ConfigHubSync{Client: client, Project: o.Project}, nil
+	return renderAll(o.IOStreams, o.Report.Output, judgeAll(ctx, check.KindHealth, judge, o.Report.failOn))
 }

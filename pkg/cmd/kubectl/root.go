@@ -41,5 +41,6 @@ It never changes the cluster; changes go through ConfigHub with 'cub traderx'.
 	)
 	root.AddCommand(NewHealthCommand(flags, color, streams))
 	root.AddCommand(NewValidateCommand(flags, color, streams))
+	root.AddCommand(NewConfigCommand(flags, streams))
 	return root
 }

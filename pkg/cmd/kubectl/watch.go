@@ -85,6 +85,7 @@ func (o *HealthOptions) watch(ctx context.Context, client kubernetes.Interface, 
 			return false
 		}
 		r := health.Judge(ctx, s, o.env, opts)
+		r.Cluster = o.cluster
 		ov := health.Overview(s, o.env, opts, r)
 		last = r
 		view.show(r, &ov)
