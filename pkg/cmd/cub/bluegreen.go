@@ -39,14 +39,12 @@ type blueGreenOptions struct {
 	g                *globals
 	service, version string
 	env              traderx.Environment
-	yes, dryRun      bool
 	probe            bool
 	soak, soakEvery  time.Duration
-	standby, settle  time.Duration
-	timeout          time.Duration
-	retries          int
-	retryDelay       time.Duration
+	standby          time.Duration
 	podLabels        map[string]string
+	changeFlags
+	applyFlags
 }
 
 func newBlueGreenCommand(g *globals) *cobra.Command {
@@ -87,27 +85,18 @@ Protected environments need --yes or a confirmation at a terminal.`,
 		Example:           fmt.Sprintf(blueGreenExample, "cub traderx"),
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: completeBlueGreenArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.BoolVar(&o.dryRun, "dry-run", false, "Print the plan and the unit diffs; change nothing")
+	o.changeFlags.addTo(f, "Print the plan and the unit diffs; change nothing", "")
+	o.applyFlags.addTo(f)
+	setUsage(f, "settle", "How long the new colour must stay ready before traffic switches (0: at the first ready check)")
+	setUsage(f, "timeout", "How long each apply, the new colour becoming ready and the endpoints following may take")
+	setUsage(f, "retries", "Retries of a failed apply or unreadable cluster")
 	f.BoolVar(&o.probe, "probe", false, "After the switch, GET the service's health endpoint through the API server's service proxy; a failure rolls back")
 	f.DurationVar(&o.soak, "soak", rollout.DefaultSoak, "How long to watch the new colour after the switch (0: no soak)")
 	f.DurationVar(&o.soakEvery, "soak-interval", rollout.DefaultSoakInterval, "How often the soak reads the cluster")
 	f.DurationVar(&o.standby, "standby", rollout.DefaultStandby, "How long the old colour stays up after a successful soak before it is scaled to zero")
-	f.DurationVar(&o.settle, "settle", rollout.DefaultSettle, "How long the new colour must stay ready before traffic switches (0: at the first ready check)")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply, the new colour becoming ready and the endpoints following may take")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
 	f.StringToStringVar(&o.podLabels, "pod-label", nil, "Extra label on the new colour's pod template, key=value (simulation aid: "+
 		"sim.traderx.finos.org/state=crashloop makes the local test cluster crash-loop the new pods)")
 	cmd.AddCommand(newBlueGreenStatusCommand(g), newBlueGreenAbortCommand(g))
@@ -163,51 +152,30 @@ func (o *blueGreenOptions) Validate() error {
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
-	for name, d := range map[string]time.Duration{"--soak": o.soak, "--standby": o.standby, "--settle": o.settle, "--retry-delay": o.retryDelay} {
-		if d < 0 {
-			return cli.Usagef("%s must not be negative, got %s", name, d)
-		}
+	switch {
+	case o.soak < 0:
+		return cli.Usagef("--soak must not be negative, got %s", o.soak)
+	case o.standby < 0:
+		return cli.Usagef("--standby must not be negative, got %s", o.standby)
+	case o.soakEvery <= 0:
+		return cli.Usagef("--soak-interval must be positive, got %s", o.soakEvery)
 	}
-	for name, d := range map[string]time.Duration{"--timeout": o.timeout, "--soak-interval": o.soakEvery} {
-		if d <= 0 {
-			return cli.Usagef("%s must be positive, got %s", name, d)
-		}
-	}
-	if o.retries < 0 {
-		return cli.Usagef("--retries must be 0 or more, got %d", o.retries)
-	}
-	return nil
-}
-
-// orNone turns an explicit 0 into rollout's "none" (-1); rollout reads 0
-// as "default".
-func orNone(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
+	return o.applyFlags.validate()
 }
 
 // Run performs the switch.
 func (o *blueGreenOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green")
+	s, err := o.g.begin(ctx, "blue-green", func() error {
+		return o.g.confirm(o.env, o.skipConfirm(), fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes || o.dryRun, fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name)); err != nil {
-		return err
-	}
-	user, err := s.whoami(ctx)
-	if err != nil {
-		return err
-	}
-	opts := rollout.BlueGreenOptions{Service: o.service, Version: o.version, Timeout: o.timeout, PollInterval: o.g.env.PollInterval,
-		Settle: orNone(o.settle), Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
-		Retries: o.retries, RetryDelay: o.retryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
+	ao := o.applyFlags.options(o.g)
+	opts := rollout.BlueGreenOptions{Service: o.service, Version: o.version, Timeout: ao.Timeout, PollInterval: ao.PollInterval,
+		Settle: ao.Settle, Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
+		Retries: ao.Retries, RetryDelay: ao.RetryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
 	if !o.dryRun {
 		access, err := o.g.clusterAccess()
 		if err != nil {
@@ -218,9 +186,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 			opts.Prober = health.ServiceProxyProber{Client: access.Client}
 		}
 	}
-	r := s.rollout(nil)
-	r.User = user
-	res, err := r.BlueGreen(ctx, o.env, opts)
+	res, err := s.rollout(nil).BlueGreen(ctx, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return explainBlueGreen(s, err)
@@ -320,12 +286,7 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 		Example:           "  cub traderx blue-green status trade-service dev\n  cub traderx blue-green status reference-data prod -o json",
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	o.output.AddTo(cmd)
 	return cmd
@@ -334,11 +295,12 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 // Complete resolves and checks the arguments.
 func (o *blueGreenStatusOptions) Complete(args []string) error {
 	var err error
-	if o.service, o.env, err = blueGreenTarget(args); err != nil {
-		return err
-	}
-	return o.output.Validate()
+	o.service, o.env, err = blueGreenTarget(args)
+	return err
 }
+
+// Validate checks the output format.
+func (o *blueGreenStatusOptions) Validate() error { return o.output.Validate() }
 
 // Run prints the status.
 func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
@@ -401,13 +363,11 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 }
 
 type blueGreenAbortOptions struct {
-	g          *globals
-	service    string
-	env        traderx.Environment
-	yes        bool
-	timeout    time.Duration
-	retries    int
-	retryDelay time.Duration
+	g       *globals
+	service string
+	env     traderx.Environment
+	changeFlags
+	retryFlags
 }
 
 func newBlueGreenAbortCommand(g *globals) *cobra.Command {
@@ -424,59 +384,42 @@ annotations on the Service unit are removed. No release is recorded.`,
 		Example:           "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply and the endpoints following may take")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
+	o.changeFlags.addTo(f, "", "")
+	o.retryFlags.addTo(f)
+	setUsage(f, "timeout", "How long each apply and the endpoints following may take")
+	setUsage(f, "retries", "Retries of a failed apply or unreadable cluster")
 	return cmd
 }
 
 // Complete resolves and checks the arguments.
 func (o *blueGreenAbortOptions) Complete(args []string) error {
 	var err error
-	if o.service, o.env, err = blueGreenTarget(args); err != nil {
-		return err
-	}
-	if o.timeout <= 0 {
-		return cli.Usagef("--timeout must be positive, got %s", o.timeout)
-	}
-	return nil
+	o.service, o.env, err = blueGreenTarget(args)
+	return err
 }
+
+// Validate checks the apply tuning.
+func (o *blueGreenAbortOptions) Validate() error { return o.retryFlags.validate() }
 
 // Run performs the abort.
 func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green-abort")
+	s, err := o.g.begin(ctx, "blue-green-abort", func() error {
+		return o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
-		return err
-	}
-	user, err := s.whoami(ctx)
-	if err != nil {
-		return err
-	}
 	access, err := o.g.clusterAccess()
 	if err != nil {
 		return err
 	}
-	r := s.rollout(nil)
-	r.User = user
 	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: access.Client}, Timeout: o.timeout,
-		PollInterval: o.g.env.PollInterval, Retries: o.retries, RetryDelay: o.retryDelay}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
-	res, err := r.BlueGreenAbort(ctx, o.env, opts)
+		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
+	res, err := s.rollout(nil).BlueGreenAbort(ctx, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)
