@@ -91,11 +91,9 @@ func (o *applyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	var gate rollout.Gate
-	if !o.dryRun {
-		if gate, err = o.g.gate(); err != nil {
-			return err
-		}
+	gate, err := o.g.gate(ctx, env, !o.dryRun)
+	if err != nil {
+		return err
 	}
 	opts := o.applyFlags.options(o.g)
 	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun,

@@ -177,13 +177,13 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		Settle: ao.Settle, Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
 		Retries: ao.Retries, RetryDelay: ao.RetryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
 	if !o.dryRun {
-		access, err := o.g.clusterAccess()
+		client, err := o.g.cluster(ctx, o.env)
 		if err != nil {
 			return err
 		}
-		opts.Cluster = SnapshotReader{Client: access.Client}
+		opts.Cluster = SnapshotReader{Client: client}
 		if o.probe {
-			opts.Prober = health.ServiceProxyProber{Client: access.Client}
+			opts.Prober = health.ServiceProxyProber{Client: client}
 		}
 	}
 	res, err := s.rollout(nil).BlueGreen(ctx, o.env, opts)
@@ -248,16 +248,6 @@ func (o *blueGreenOptions) writePlan(w io.Writer, res *rollout.BlueGreenResult) 
 	return nil
 }
 
-// clusterAccess connects to the cluster read-only (cluster.Connect: the
-// transport refuses every write before it leaves the process).
-func (g *globals) clusterAccess() (*cluster.Access, error) {
-	access, err := cluster.Connect(g.kube)
-	if err != nil {
-		return nil, cli.UsageError(err)
-	}
-	return access, nil
-}
-
 // SnapshotReader takes Snapshots through a (read-only) client.
 type SnapshotReader struct{ Client kubernetes.Interface }
 
@@ -310,8 +300,8 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 	}
 	defer s.close()
 	var reader rollout.Reader
-	if access, err := o.g.clusterAccess(); err == nil {
-		reader = SnapshotReader{Client: access.Client}
+	if client, err := o.g.cluster(ctx, o.env); err == nil {
+		reader = SnapshotReader{Client: client}
 	} else {
 		s.log.Logger().Warn("cluster not read: " + err.Error())
 	}
@@ -413,11 +403,11 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	access, err := o.g.clusterAccess()
+	client, err := o.g.cluster(ctx, o.env)
 	if err != nil {
 		return err
 	}
-	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: access.Client}, Timeout: o.timeout,
+	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
 		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
 	res, err := s.rollout(nil).BlueGreenAbort(ctx, o.env, opts)
 	if err != nil {

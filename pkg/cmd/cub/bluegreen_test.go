@@ -229,11 +229,12 @@ func TestBlueGreenSwitchOnControlPlane(t *testing.T) {
 	// The cluster client of the command refuses writes.
 	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
 	*g.kube.KubeConfig = testCluster.Kubeconfig
-	access, err := g.clusterAccess()
+	dev, _ := traderx.LookupEnvironment("dev")
+	client, err := g.cluster(h.ctx, dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := access.Client.CoreV1().Services("traderx-dev").Delete(h.ctx, bgService, metav1.DeleteOptions{}); !errors.Is(err, cluster.ErrWriteRefused) {
+	if err := client.CoreV1().Services("traderx-dev").Delete(h.ctx, bgService, metav1.DeleteOptions{}); !errors.Is(err, cluster.ErrWriteRefused) {
 		t.Errorf("write through the blue-green cluster client: %v", err)
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 	testcluster "github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -242,7 +243,8 @@ func TestGateClientIsReadOnly(t *testing.T) {
 	testcluster.Require(t, testCluster)
 	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
 	*g.kube.KubeConfig = testCluster.Kubeconfig
-	gate, err := g.gate()
+	dev, _ := traderx.LookupEnvironment("dev")
+	gate, err := g.gate(context.Background(), dev, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -38,6 +39,8 @@ type harness struct {
 	home    string
 	logDir  string
 	gate    rollout.Gate // nil: the real health gate over --kubeconfig
+	// cluster is Env.Cluster (nil: --kubeconfig's cluster).
+	cluster func(context.Context, traderx.Environment) (kubernetes.Interface, error)
 	ctx     context.Context
 }
 
@@ -121,6 +124,7 @@ func (h *harness) run(stdin string, args ...string) result {
 		Getenv:        func(k string) string { return h.env[k] },
 		HomeDir:       h.home,
 		Gate:          h.gate,
+		Cluster:       h.cluster,
 		ClientOptions: []confighub.Option{confighub.WithRetryPolicy(fastRetry()), confighub.WithWaitPolicy(fastWait())},
 		PollInterval:  300 * time.Millisecond,
 	}

@@ -113,11 +113,9 @@ func (o *promoteOptions) Run(ctx context.Context) error {
 	if err := o.g.confirm(to, o.yes, fmt.Sprintf("Promote %s into protected environment %s", from.Name, to.Name)); err != nil {
 		return err
 	}
-	var gate rollout.Gate
-	if !o.noApply {
-		if gate, err = o.g.gate(); err != nil {
-			return err
-		}
+	gate, err := o.g.gate(ctx, to, !o.noApply)
+	if err != nil {
+		return err
 	}
 	ao := o.applyFlags.options(o.g)
 	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()

@@ -103,11 +103,9 @@ func (o *rollbackOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	var gate rollout.Gate
-	if !o.dryRun {
-		if gate, err = o.g.gate(); err != nil {
-			return err
-		}
+	gate, err := o.g.gate(ctx, env, !o.dryRun)
+	if err != nil {
+		return err
 	}
 	ao := o.applyFlags.options(o.g)
 	res, err := s.rollout(gate).Rollback(ctx, env, rollout.RollbackOptions{Release: n, Services: o.services, DryRun: o.dryRun, Apply: ao})

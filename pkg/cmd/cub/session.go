@@ -152,17 +152,35 @@ func (s *session) explain(err error) error {
 	return cli.Failed(err)
 }
 
-// gate builds the read-only health gate: a Kubernetes client made only
-// through cluster.Connect, whose transport refuses every write.
-func (g *globals) gate() (rollout.Gate, error) {
+// gate is the health gate of a run that applies (none when it does not:
+// dry runs, --no-apply): Env.Gate, else pkg/health over the environment's
+// cluster reader.
+func (g *globals) gate(ctx context.Context, env traderx.Environment, applies bool) (rollout.Gate, error) {
+	if !applies {
+		return nil, nil
+	}
 	if g.env.Gate != nil {
 		return g.env.Gate, nil
+	}
+	client, err := g.cluster(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return HealthGate{Client: client}, nil
+}
+
+// cluster is the read-only client of env's cluster: Env.Cluster, else a
+// client made only through cluster.Connect, whose transport refuses every
+// write. A connection that cannot be built is bad input (exit 2).
+func (g *globals) cluster(ctx context.Context, env traderx.Environment) (kubernetes.Interface, error) {
+	if g.env.Cluster != nil {
+		return g.env.Cluster(ctx, env)
 	}
 	access, err := cluster.Connect(g.kube)
 	if err != nil {
 		return nil, cli.UsageError(err)
 	}
-	return HealthGate{Client: access.Client}, nil
+	return access.Client, nil
 }
 
 // HealthGate judges a tier's services with pkg/health over a read-only client.

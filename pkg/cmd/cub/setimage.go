@@ -106,11 +106,9 @@ func runChange(ctx context.Context, g *globals, f *day2Flags, command string, en
 			return err
 		}
 	}
-	var gate rollout.Gate
-	if !f.dryRun {
-		if gate, err = g.gate(); err != nil {
-			return err
-		}
+	gate, err := g.gate(ctx, env, !f.dryRun)
+	if err != nil {
+		return err
 	}
 	res, err := op(ctx, s.rollout(gate), opts)
 	// The diff shows what was written (also when the apply then failed), or
