@@ -55,7 +55,7 @@ type spaceHistory struct {
 // unit revisions are the revisions carrying its tag. One revision list per
 // unit, whatever the number of releases.
 func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, services []string) (*spaceHistory, error) {
-	sp, err := r.space(ctx, env)
+	sp, err := r.Space(ctx, env)
 	if err != nil {
 		return nil, err
 	}

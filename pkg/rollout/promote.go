@@ -64,11 +64,11 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 	if err := r.checkChain(from, to); err != nil {
 		return nil, err
 	}
-	src, err := r.space(ctx, from)
+	src, err := r.Space(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	dst, err := r.space(ctx, to)
+	dst, err := r.Space(ctx, to)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 	}
 	ao := o.Apply
 	ao.ChangeDesc = desc
-	ar, err := r.Apply(ctx, to, ao)
+	ar, err := r.applyIn(ctx, dst, to, ao)
 	res.Apply = ar
 	return res, err
 }

@@ -77,7 +77,7 @@ func (w *world) apply(env, desc string) *rollout.ApplyResult {
 // setImage changes a Deployment unit's image through ConfigHub.
 func (w *world) setImage(env, unit, image string) {
 	w.t.Helper()
-	_, err := w.r.EditUnits(w.ctx, w.env(env), "set image "+image, false, rollout.Edit{Unit: unit, Mutate: func(objs []*unstructured.Unstructured) error {
+	_, err := w.r.EditUnits(w.ctx, spaceOf(w.t, w.r, w.env(env)), w.env(env), "set image "+image, false, rollout.Edit{Unit: unit, Mutate: func(objs []*unstructured.Unstructured) error {
 		containers, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
 		containers[0].(map[string]any)["image"] = image
 		return unstructured.SetNestedSlice(objs[0].Object, containers, "spec", "template", "spec", "containers")

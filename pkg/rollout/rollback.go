@@ -161,7 +161,7 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	if ao.Resume == "" {
 		ao.Resume = r.next(hint.Rollback(env.Name, target.Number, o.Services...))
 	}
-	ar, err := r.Apply(ctx, env, ao)
+	ar, err := r.applyIn(ctx, h.space, env, ao)
 	res.Apply = ar
 	markApplied(res, ar)
 	if err != nil {

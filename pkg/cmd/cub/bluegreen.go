@@ -36,13 +36,14 @@ const blueGreenExample = `  # Switch trade-service in dev to 1.4.0 on the standb
 
 // blueGreenOptions are the flags of `blue-green <service> <version> <env>`.
 type blueGreenOptions struct {
-	g                *globals
-	service, version string
-	env              traderx.Environment
-	probe            bool
-	soak, soakEvery  time.Duration
-	standby          time.Duration
-	podLabels        map[string]string
+	g               *globals
+	svc             traderx.Service
+	version         string
+	env             traderx.Environment
+	probe           bool
+	soak, soakEvery time.Duration
+	standby         time.Duration
+	podLabels       map[string]string
 	changeFlags
 	applyFlags
 }
@@ -133,22 +134,16 @@ func completeServiceThenEnv(_ *cobra.Command, args []string, _ string) ([]string
 	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
-// Complete resolves the arguments.
+// Complete resolves the service and the environment.
 func (o *blueGreenOptions) Complete(args []string) error {
-	o.service, o.version = args[0], args[1]
-	env, err := traderx.LookupEnvironment(args[2])
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	o.env = env
-	return nil
+	var err error
+	o.version = args[1]
+	o.svc, o.env, err = blueGreenTarget(args[0], args[2])
+	return err
 }
 
 // Validate checks the input before anything is read.
 func (o *blueGreenOptions) Validate() error {
-	if _, err := rollout.BlueGreenService(o.service); err != nil {
-		return cli.UsageError(err)
-	}
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
@@ -166,14 +161,19 @@ func (o *blueGreenOptions) Validate() error {
 // Run performs the switch.
 func (o *blueGreenOptions) Run(ctx context.Context) error {
 	s, err := o.g.begin(ctx, "blue-green", func() error {
-		return o.g.confirm(o.env, o.skipConfirm(), fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name))
+		return o.g.confirm(o.env, o.skipConfirm(), fmt.Sprintf("Switch %s to %s in protected environment %s", o.svc.Name, o.version, o.env.Name))
 	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	r := s.rollout(nil)
+	sp, err := r.Space(ctx, o.env)
+	if err != nil {
+		return s.explain(err)
+	}
 	ao := o.applyFlags.options(o.g)
-	opts := rollout.BlueGreenOptions{Service: o.service, Version: o.version, Timeout: ao.Timeout, PollInterval: ao.PollInterval,
+	opts := rollout.BlueGreenOptions{Service: o.svc, Version: o.version, Timeout: ao.Timeout, PollInterval: ao.PollInterval,
 		Settle: ao.Settle, Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
 		Retries: ao.Retries, RetryDelay: ao.RetryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
 	if !o.dryRun {
@@ -186,7 +186,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 			opts.Prober = health.ServiceProxyProber{Client: client}
 		}
 	}
-	res, err := s.rollout(nil).BlueGreen(ctx, o.env, opts)
+	res, err := r.BlueGreen(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return explainBlueGreen(s, err)
@@ -194,7 +194,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 	out := o.g.streams.Out
 	switch {
 	case res.NothingToDo:
-		fmt.Fprintf(out, "%s: %s already serves %s from %s; nothing changed\n", o.env.Name, o.service, o.version, res.From)
+		fmt.Fprintf(out, "%s: %s already serves %s from %s; nothing changed\n", o.env.Name, o.svc.Name, o.version, res.From)
 	case res.DryRun:
 		if err := o.writePlan(out, res); err != nil {
 			return err
@@ -204,7 +204,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		if res.Release != nil {
 			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
 		}
-		fmt.Fprintf(out, "%s: %s serves %s from %s (%d replicas); %s is at zero%s\n", o.env.Name, o.service, o.version, res.To, res.Replicas, res.From, rel)
+		fmt.Fprintf(out, "%s: %s serves %s from %s (%d replicas); %s is at zero%s\n", o.env.Name, o.svc.Name, o.version, res.To, res.Replicas, res.From, rel)
 	}
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
@@ -257,10 +257,10 @@ func (s SnapshotReader) Snapshot(ctx context.Context, namespace string) (*cluste
 }
 
 type blueGreenStatusOptions struct {
-	g       *globals
-	service string
-	env     traderx.Environment
-	output  *cli.OutputFlag
+	g      *globals
+	svc    traderx.Service
+	env    traderx.Environment
+	output *cli.OutputFlag
 }
 
 func newBlueGreenStatusCommand(g *globals) *cobra.Command {
@@ -285,7 +285,7 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 // Complete resolves and checks the arguments.
 func (o *blueGreenStatusOptions) Complete(args []string) error {
 	var err error
-	o.service, o.env, err = blueGreenTarget(args)
+	o.svc, o.env, err = blueGreenTarget(args[0], args[1])
 	return err
 }
 
@@ -299,13 +299,18 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
+	r := s.rollout(nil)
+	sp, err := r.Space(ctx, o.env)
+	if err != nil {
+		return s.explain(err)
+	}
 	var reader rollout.Reader
 	if client, err := o.g.cluster(ctx, o.env); err == nil {
 		reader = SnapshotReader{Client: client}
 	} else {
 		s.log.Logger().Warn("cluster not read: " + err.Error())
 	}
-	st, err := s.rollout(nil).BlueGreenStatus(ctx, o.env, o.service, reader)
+	st, err := r.BlueGreenStatus(ctx, sp, o.env, o.svc, reader)
 	if err != nil {
 		return s.explain(err)
 	}
@@ -353,9 +358,9 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 }
 
 type blueGreenAbortOptions struct {
-	g       *globals
-	service string
-	env     traderx.Environment
+	g   *globals
+	svc traderx.Service
+	env traderx.Environment
 	changeFlags
 	retryFlags
 }
@@ -387,7 +392,7 @@ annotations on the Service unit are removed. No release is recorded.`,
 // Complete resolves and checks the arguments.
 func (o *blueGreenAbortOptions) Complete(args []string) error {
 	var err error
-	o.service, o.env, err = blueGreenTarget(args)
+	o.svc, o.env, err = blueGreenTarget(args[0], args[1])
 	return err
 }
 
@@ -397,37 +402,40 @@ func (o *blueGreenAbortOptions) Validate() error { return o.retryFlags.validate(
 // Run performs the abort.
 func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	s, err := o.g.begin(ctx, "blue-green-abort", func() error {
-		return o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name))
+		return o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.svc.Name, o.env.Name))
 	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	r := s.rollout(nil)
+	sp, err := r.Space(ctx, o.env)
+	if err != nil {
+		return s.explain(err)
+	}
 	client, err := o.g.cluster(ctx, o.env)
 	if err != nil {
 		return err
 	}
-	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
+	opts := rollout.BlueGreenAbortOptions{Service: o.svc, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
 		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
-	res, err := s.rollout(nil).BlueGreenAbort(ctx, o.env, opts)
+	res, err := r.BlueGreenAbort(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)
 	}
-	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.service, res.Kept, res.ScaledDown, res.Reason)
+	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.svc.Name, res.Kept, res.ScaledDown, res.Reason)
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
 }
 
-// blueGreenTarget resolves `<service> <env>`: an eligible service and a known
-// environment, else a usage error.
-func blueGreenTarget(args []string) (string, traderx.Environment, error) {
-	if _, err := rollout.BlueGreenService(args[0]); err != nil {
-		return "", traderx.Environment{}, cli.UsageError(err)
-	}
-	env, err := traderx.LookupEnvironment(args[1])
+// blueGreenTarget resolves the <service> and <env> arguments: an eligible
+// service and a known environment, else a usage error.
+func blueGreenTarget(service, env string) (traderx.Service, traderx.Environment, error) {
+	svc, err := rollout.BlueGreenService(service)
 	if err != nil {
-		return "", env, cli.UsageError(err)
+		return svc, traderx.Environment{}, cli.UsageError(err)
 	}
-	return args[0], env, nil
+	e, err := lookupEnvironment(env)
+	return svc, e, err
 }

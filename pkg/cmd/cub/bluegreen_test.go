@@ -302,11 +302,12 @@ func TestBlueGreenSoakFailureRollsBackOnControlPlane(t *testing.T) {
 func TestBlueGreenInterruptedOnControlPlane(t *testing.T) {
 	h, ro := bgSetup(t)
 	dev, _ := traderx.LookupEnvironment("dev")
+	svc, _ := traderx.LookupService(bgService)
 	interrupt := func(marker string) error {
 		ctx, cancel := context.WithCancel(h.ctx)
 		defer cancel()
 		r := &rollout.Rollout{Hub: h.client, Log: slog.New(cancelOn{cancel: cancel, marker: marker})}
-		_, err := r.BlueGreen(ctx, dev, rollout.BlueGreenOptions{Service: bgService, Version: "2.0.0", Cluster: SnapshotReader{Client: ro},
+		_, err := r.BlueGreen(ctx, h.space("traderx-dev"), dev, rollout.BlueGreenOptions{Service: svc, Version: "2.0.0", Cluster: SnapshotReader{Client: ro},
 			Settle: time.Second, Soak: time.Minute, SoakInterval: time.Second, PollInterval: 300 * time.Millisecond, RetryDelay: 50 * time.Millisecond})
 		return err
 	}

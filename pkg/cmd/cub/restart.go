@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -49,7 +50,7 @@ func (o *restartOptions) Validate() error { return o.applyFlags.validate() }
 
 // Run restarts and applies.
 func (o *restartOptions) Run(ctx context.Context) error {
-	return runChange(ctx, o.g, &o.day2Flags, "restart", o.env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.Restart(ctx, o.env, rollout.RestartOptions{Service: o.svc.Name, ChangeOptions: co})
+	return runChange(ctx, o.g, &o.day2Flags, "restart", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.Restart(ctx, sp, o.env, rollout.RestartOptions{Service: o.svc, ChangeOptions: co})
 	})
 }

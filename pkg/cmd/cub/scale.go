@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -74,7 +75,7 @@ func (o *scaleOptions) Validate() error {
 
 // Run scales and applies.
 func (o *scaleOptions) Run(ctx context.Context) error {
-	return runChange(ctx, o.g, &o.day2Flags, "scale", o.env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.Scale(ctx, o.env, rollout.ScaleOptions{Service: o.svc.Name, Replicas: o.replicas, Force: o.force, ChangeOptions: co})
+	return runChange(ctx, o.g, &o.day2Flags, "scale", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.Scale(ctx, sp, o.env, rollout.ScaleOptions{Service: o.svc, Replicas: o.replicas, Force: o.force, ChangeOptions: co})
 	})
 }

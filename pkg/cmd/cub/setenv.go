@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -91,8 +92,8 @@ func (o *setEnvOptions) Validate() error {
 
 // Run writes the variables, validated, and applies.
 func (o *setEnvOptions) Run(ctx context.Context) error {
-	return runChange(ctx, o.g, &o.day2Flags, "set-env", o.env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.SetEnv(ctx, o.env, rollout.SetEnvOptions{Service: o.svc.Name, Set: o.set, Unset: o.unset, Force: o.force, ChangeOptions: co})
+	return runChange(ctx, o.g, &o.day2Flags, "set-env", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.SetEnv(ctx, sp, o.env, rollout.SetEnvOptions{Service: o.svc, Set: o.set, Unset: o.unset, Force: o.force, ChangeOptions: co})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/diff"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/rollout"
@@ -64,7 +65,7 @@ func lookupEnvService(envName, svcName string) (traderx.Environment, traderx.Ser
 }
 
 // changeOp is one day-2 operation over the orchestrator.
-type changeOp func(ctx context.Context, r *rollout.Rollout, o rollout.ChangeOptions) (*rollout.ChangeResult, error)
+type changeOp func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, o rollout.ChangeOptions) (*rollout.ChangeResult, error)
 
 // runChange is the Run of every day-2 command: credentials and log, the
 // confirmation of a protected environment (after showing the change), the
@@ -86,6 +87,12 @@ func runChange(ctx context.Context, g *globals, f *day2Flags, command string, en
 		return err
 	}
 	defer s.close()
+	// The space is read once: the preview, the change and its apply all
+	// work in it.
+	sp, err := s.rollout(nil).Space(ctx, env)
+	if err != nil {
+		return reportChangeError(s, err)
+	}
 	out := g.streams.Out
 	colour := g.color.Enabled(out, g.env.Getenv)
 	opts := f.options(g)
@@ -94,7 +101,7 @@ func runChange(ctx context.Context, g *globals, f *day2Flags, command string, en
 		// Show what will change, then ask.
 		preview := opts
 		preview.DryRun = true
-		res, err := op(ctx, s.rollout(nil), preview)
+		res, err := op(ctx, s.rollout(nil), sp, preview)
 		if err != nil {
 			return reportChangeError(s, err)
 		}
@@ -110,7 +117,7 @@ func runChange(ctx context.Context, g *globals, f *day2Flags, command string, en
 	if err != nil {
 		return err
 	}
-	res, err := op(ctx, s.rollout(gate), opts)
+	res, err := op(ctx, s.rollout(gate), sp, opts)
 	// The diff shows what was written (also when the apply then failed), or
 	// what would be in a dry run.
 	if res != nil && !shown && (err == nil || res.DryRun || written(res)) {
@@ -319,8 +326,8 @@ func (o *setImageOptions) Run(ctx context.Context) error {
 	if f, ok := ctx.Value(podLabelsForTag{}).(func(string) map[string]string); ok {
 		labels = f(o.tag)
 	}
-	return runChange(ctx, o.g, &o.day2Flags, "set-image", o.env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.SetImage(ctx, o.env, rollout.SetImageOptions{Service: o.svc.Name, Tag: o.tag, AllColours: o.allColours, PodLabels: labels, ChangeOptions: co})
+	return runChange(ctx, o.g, &o.day2Flags, "set-image", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.SetImage(ctx, sp, o.env, rollout.SetImageOptions{Service: o.svc, Tag: o.tag, AllColours: o.allColours, PodLabels: labels, ChangeOptions: co})
 	})
 }
 

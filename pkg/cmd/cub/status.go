@@ -88,7 +88,12 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	st, err := s.rollout(nil).Status(ctx, o.env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
+	r := s.rollout(nil)
+	sp, err := r.Space(ctx, o.env)
+	if err != nil {
+		return s.explain(err)
+	}
+	st, err := r.Status(ctx, sp, o.env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
 	if err != nil {
 		return s.explain(err)
 	}
