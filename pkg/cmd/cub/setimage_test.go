@@ -3,7 +3,6 @@ package cub
 import (
 	"bytes"
 	"context"
-	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
-	"github.com/finos/traderx-plugins/pkg/confighub"
 	testcluster "github.com/finos/traderx-plugins/test/cluster"
 )
 
@@ -31,33 +29,11 @@ func (h *harness) day2At(ctx context.Context, terminal bool, stdin string, args 
 	h.t.Helper()
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}
-	env := Env{
-		Getenv:        func(k string) string { return h.env[k] },
-		HomeDir:       h.home,
-		Gate:          h.gate,
-		ClientOptions: []confighub.Option{confighub.WithRetryPolicy(fastRetry()), confighub.WithWaitPolicy(fastWait())},
-		PollInterval:  300 * time.Millisecond,
-		IsTerminal:    func(io.Reader) bool { return terminal },
-	}
-	full := append(slices.Clone(args), "--log-dir", h.logDir)
-	if args[0] != "diff" {
-		full = append(full, "--retry-delay", "50ms")
-		if !slices.Contains(args, "--settle") {
-			settle := "1s"
-			if h.gate != nil {
-				settle = "0s"
-			}
-			full = append(full, "--settle", settle)
-		}
-	}
-	if testCluster != nil && h.gate == nil {
-		full = append(full, "--kubeconfig", testCluster.Kubeconfig)
-	}
-	root := NewRootCommandWith(streams, env)
+	root := NewRootCommandWith(streams, h.cmdEnv(terminal))
 	if ctx != nil {
 		root.SetContext(ctx) // else cobra's context.Background()
 	}
-	code := cli.Execute(root, full, streams.ErrOut)
+	code := cli.Execute(root, h.args(args, args[0] != "diff"), streams.ErrOut)
 	return result{code, out.String(), errOut.String()}
 }
 
