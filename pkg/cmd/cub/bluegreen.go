@@ -138,7 +138,7 @@ func completeServiceThenEnv(_ *cobra.Command, args []string, _ string) ([]string
 func (o *blueGreenOptions) Complete(args []string) error {
 	var err error
 	o.version = args[1]
-	o.svc, o.env, err = blueGreenTarget(args[0], args[2])
+	o.svc, o.env, err = lookupBlueGreen(args[0], args[2])
 	return err
 }
 
@@ -167,10 +167,10 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	r := s.rollout(nil)
-	sp, err := r.Space(ctx, o.env)
+	sp, err := s.space(ctx, o.env)
 	if err != nil {
-		return s.explain(err)
+		s.log.Logger().Info("log: " + s.log.Path())
+		return err
 	}
 	ao := o.applyFlags.options(o.g)
 	opts := rollout.BlueGreenOptions{Service: o.svc, Version: o.version, Timeout: ao.Timeout, PollInterval: ao.PollInterval,
@@ -186,7 +186,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 			opts.Prober = health.ServiceProxyProber{Client: client}
 		}
 	}
-	res, err := r.BlueGreen(ctx, sp, o.env, opts)
+	res, err := s.rollout(nil).BlueGreen(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return explainBlueGreen(s, err)
@@ -257,9 +257,8 @@ func (s SnapshotReader) Snapshot(ctx context.Context, namespace string) (*cluste
 }
 
 type blueGreenStatusOptions struct {
-	g      *globals
-	svc    traderx.Service
-	env    traderx.Environment
+	g *globals
+	blueGreenTarget
 	output *cli.OutputFlag
 }
 
@@ -282,13 +281,6 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 	return cmd
 }
 
-// Complete resolves and checks the arguments.
-func (o *blueGreenStatusOptions) Complete(args []string) error {
-	var err error
-	o.svc, o.env, err = blueGreenTarget(args[0], args[1])
-	return err
-}
-
 // Validate checks the output format.
 func (o *blueGreenStatusOptions) Validate() error { return o.output.Validate() }
 
@@ -299,10 +291,9 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	r := s.rollout(nil)
-	sp, err := r.Space(ctx, o.env)
+	sp, err := s.space(ctx, o.env)
 	if err != nil {
-		return s.explain(err)
+		return err
 	}
 	var reader rollout.Reader
 	if client, err := o.g.cluster(ctx, o.env); err == nil {
@@ -310,7 +301,7 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 	} else {
 		s.log.Logger().Warn("cluster not read: " + err.Error())
 	}
-	st, err := r.BlueGreenStatus(ctx, sp, o.env, o.svc, reader)
+	st, err := s.rollout(nil).BlueGreenStatus(ctx, sp, o.env, o.svc, reader)
 	if err != nil {
 		return s.explain(err)
 	}
@@ -358,9 +349,8 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 }
 
 type blueGreenAbortOptions struct {
-	g   *globals
-	svc traderx.Service
-	env traderx.Environment
+	g *globals
+	blueGreenTarget
 	changeFlags
 	retryFlags
 }
@@ -389,13 +379,6 @@ annotations on the Service unit are removed. No release is recorded.`,
 	return cmd
 }
 
-// Complete resolves and checks the arguments.
-func (o *blueGreenAbortOptions) Complete(args []string) error {
-	var err error
-	o.svc, o.env, err = blueGreenTarget(args[0], args[1])
-	return err
-}
-
 // Validate checks the apply tuning.
 func (o *blueGreenAbortOptions) Validate() error { return o.retryFlags.validate() }
 
@@ -408,10 +391,10 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	r := s.rollout(nil)
-	sp, err := r.Space(ctx, o.env)
+	sp, err := s.space(ctx, o.env)
 	if err != nil {
-		return s.explain(err)
+		s.log.Logger().Info("log: " + s.log.Path())
+		return err
 	}
 	client, err := o.g.cluster(ctx, o.env)
 	if err != nil {
@@ -419,7 +402,7 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	}
 	opts := rollout.BlueGreenAbortOptions{Service: o.svc, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
 		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
-	res, err := r.BlueGreenAbort(ctx, sp, o.env, opts)
+	res, err := s.rollout(nil).BlueGreenAbort(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)
@@ -429,9 +412,23 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// blueGreenTarget resolves the <service> and <env> arguments: an eligible
+// blueGreenTarget is the <service> <env> of blue-green status and abort,
+// resolved once in Complete.
+type blueGreenTarget struct {
+	svc traderx.Service
+	env traderx.Environment
+}
+
+// Complete resolves the arguments.
+func (t *blueGreenTarget) Complete(args []string) error {
+	var err error
+	t.svc, t.env, err = lookupBlueGreen(args[0], args[1])
+	return err
+}
+
+// lookupBlueGreen resolves a <service> and an <env> argument: an eligible
 // service and a known environment, else a usage error.
-func blueGreenTarget(service, env string) (traderx.Service, traderx.Environment, error) {
+func lookupBlueGreen(service, env string) (traderx.Service, traderx.Environment, error) {
 	svc, err := rollout.BlueGreenService(service)
 	if err != nil {
 		return svc, traderx.Environment{}, cli.UsageError(err)

@@ -119,6 +119,13 @@ func (s *session) whoami(ctx context.Context) error {
 	return nil
 }
 
+// space reads the environment's ConfigHub space, once per run: the
+// operations of the run take it (see rollout.Rollout.Space).
+func (s *session) space(ctx context.Context, env traderx.Environment) (*confighub.Space, error) {
+	sp, err := s.rollout(nil).Space(ctx, env)
+	return sp, s.explain(err)
+}
+
 // explain maps an error to its exit code with a line the user can act on.
 func (s *session) explain(err error) error {
 	if err == nil {

@@ -89,7 +89,7 @@ func runChange(ctx context.Context, g *globals, f *day2Flags, command string, en
 	defer s.close()
 	// The space is read once: the preview, the change and its apply all
 	// work in it.
-	sp, err := s.rollout(nil).Space(ctx, env)
+	sp, err := s.space(ctx, env)
 	if err != nil {
 		return reportChangeError(s, err)
 	}

@@ -88,12 +88,11 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	r := s.rollout(nil)
-	sp, err := r.Space(ctx, o.env)
+	sp, err := s.space(ctx, o.env)
 	if err != nil {
-		return s.explain(err)
+		return err
 	}
-	st, err := r.Status(ctx, sp, o.env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
+	st, err := s.rollout(nil).Status(ctx, sp, o.env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
 	if err != nil {
 		return s.explain(err)
 	}
