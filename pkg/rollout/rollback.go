@@ -72,7 +72,11 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	if _, err := traderx.LookupServices(o.Services); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	h, err := r.readHistory(ctx, env, o.Services)
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.readHistory(ctx, sp, env, o.Services)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,14 @@ func BenchmarkApplyProd(b *testing.B) {
 func BenchmarkPromoteStagingProd(b *testing.B) {
 	r, srv, prod := prodWorld(b, true)
 	staging, _ := traderx.LookupEnvironment("staging")
+	src, err := r.Space(context.Background(), staging)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst, err := r.Space(context.Background(), prod)
+	if err != nil {
+		b.Fatal(err)
+	}
 	requests, i := 0, 0
 	for b.Loop() {
 		b.StopTimer()
@@ -55,7 +63,7 @@ func BenchmarkPromoteStagingProd(b *testing.B) {
 		release(b, r, staging, fmt.Sprintf("promote-%d", i))
 		before := len(srv.Requests())
 		b.StartTimer()
-		if _, err := r.Promote(context.Background(), staging, prod, rollout.PromoteOptions{
+		if _, err := r.Promote(context.Background(), src, dst, staging, prod, rollout.PromoteOptions{
 			Apply: rollout.ApplyOptions{Settle: time.Second, PollInterval: 200 * time.Millisecond}}); err != nil {
 			b.Fatal(err)
 		}
@@ -72,11 +80,16 @@ func BenchmarkBlueGreenProd(b *testing.B) {
 	r, srv, prod := prodWorld(b, true)
 	c := cluster.Require(b, testCluster)
 	reader := cub.SnapshotReader{Client: kubernetes.NewForConfigOrDie(pkgcluster.ReadOnly(c.Config))}
+	svc, _ := traderx.LookupService("trade-service")
+	sp, err := r.Space(context.Background(), prod)
+	if err != nil {
+		b.Fatal(err)
+	}
 	requests, i := 0, 0
 	for b.Loop() {
 		i++
 		before := len(srv.Requests())
-		_, err := r.BlueGreen(context.Background(), prod, rollout.BlueGreenOptions{Service: "trade-service", Version: fmt.Sprintf("bench-%d", i),
+		_, err := r.BlueGreen(context.Background(), sp, prod, rollout.BlueGreenOptions{Service: svc, Version: fmt.Sprintf("bench-%d", i),
 			Cluster: reader, Settle: time.Second, Soak: 2 * time.Second, SoakInterval: time.Second, Standby: time.Second,
 			PollInterval: 200 * time.Millisecond})
 		if err != nil {

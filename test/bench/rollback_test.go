@@ -85,7 +85,11 @@ func installedProd(b *testing.B, kube bool) (*rollout.Rollout, *confighubtest.Se
 func release(b *testing.B, r *rollout.Rollout, env traderx.Environment, tag string) {
 	b.Helper()
 	ctx := context.Background()
-	_, err := r.EditUnits(ctx, env, "bench "+tag, false, rollout.Edit{Unit: "trade-service-blue-deployment", Mutate: func(objs []*unstructured.Unstructured) error {
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = r.EditUnits(ctx, sp, env, "bench "+tag, false, rollout.Edit{Unit: "trade-service-blue-deployment", Mutate: func(objs []*unstructured.Unstructured) error {
 		cs, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
 		cs[0].(map[string]any)["image"] = "ghcr.io/finos/traderx/trade-service:" + tag
 		return unstructured.SetNestedSlice(objs[0].Object, cs, "spec", "template", "spec", "containers")

@@ -93,10 +93,22 @@ func (o *promoteOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
+	// The spaces are read once, after the chain is known to be right.
+	if err := s.rollout(nil).CheckPromotion(from, to); err != nil {
+		return s.explain(err)
+	}
+	src, err := s.space(ctx, from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.space(ctx, to)
+	if err != nil {
+		return err
+	}
 	colour := o.g.color.Enabled(o.g.streams.Out, o.g.env.Getenv)
 	// Show the plan first: the confirmation must come after the user has
 	// seen what they confirm.
-	plan, err := s.rollout(nil).Promote(ctx, from, to, rollout.PromoteOptions{DryRun: true, Colour: colour})
+	plan, err := s.rollout(nil).Promote(ctx, src, dst, from, to, rollout.PromoteOptions{DryRun: true, Colour: colour})
 	if err != nil {
 		return s.explain(err)
 	}
@@ -120,7 +132,7 @@ func (o *promoteOptions) Run(ctx context.Context) error {
 	ao := o.applyFlags.options(o.g)
 	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()
 	o.g.resume = ao.Resume
-	res, err := s.rollout(gate).Promote(ctx, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
+	res, err := s.rollout(gate).Promote(ctx, src, dst, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
 	if err != nil {
 		return s.explain(err)
 	}

@@ -7,9 +7,10 @@ import (
 // A run reads what it works on once: a scale of a blue-green service (the
 // active colour from the Service unit, a preview, the edit, the apply) reads
 // the environment's space once and asks who the user is once; so do the
-// other verbs. Install reads the base and the environment space once each.
+// other verbs. Install reads the base and the environment space once each,
+// promote its two environments' spaces.
 func TestEachSpaceReadOncePerRun(t *testing.T) {
-	h := installedApplied(t, "dev")
+	h := installedApplied(t, "dev,staging")
 	for _, tc := range []struct {
 		name           string
 		run            func() result
@@ -20,6 +21,7 @@ func TestEachSpaceReadOncePerRun(t *testing.T) {
 		{"set-env", func() result { return h.day2(nil, "", "set-env", "dev", "account-service", "LOG_LEVEL=debug") }, 1, 1},
 		{"status --refresh", func() result { return h.run("", "status", "dev", "--refresh") }, 1, 0},
 		{"blue-green --dry-run", func() result { return h.run("", "blue-green", "trade-service", "1.0.0", "dev", "--dry-run") }, 1, 1},
+		{"promote (plan, then promote)", func() result { return h.run("", "promote", "dev", "staging", "--no-apply") }, 2, 1},
 		{"apply", func() result { return h.run("", "apply", "dev") }, 1, 1},
 		{"install", func() result { return h.run("", "install", "--envs", "dev") }, 2, 1},
 	} {
