@@ -29,15 +29,20 @@ type SpaceState struct {
 // reported through Found, not as an error; any other failure (unreachable,
 // unauthorized) is returned.
 func ReadSpace(ctx context.Context, r SpaceReader, slug string) (*SpaceState, error) {
-	st := &SpaceState{Slug: slug, Units: map[string]ExtendedUnit{}, Drift: map[string]Drift{}}
 	sp, err := r.GetSpaceBySlug(ctx, slug)
 	switch {
 	case IsNotFound(err):
-		return st, nil
+		return &SpaceState{Slug: slug, Units: map[string]ExtendedUnit{}, Drift: map[string]Drift{}}, nil
 	case err != nil:
 		return nil, fmt.Errorf("read ConfigHub space %s: %w", slug, err)
 	}
-	st.Found = true
+	return ReadSpaceUnits(ctx, r, sp)
+}
+
+// ReadSpaceUnits is ReadSpace of a space the caller has read already.
+func ReadSpaceUnits(ctx context.Context, r SpaceReader, sp *Space) (*SpaceState, error) {
+	slug := sp.Slug
+	st := &SpaceState{Slug: slug, Found: true, Units: map[string]ExtendedUnit{}, Drift: map[string]Drift{}}
 	units, err := r.ListUnits(ctx, sp.SpaceID, "", "UnitEventID", "LiveRevisionNum")
 	if err != nil {
 		return nil, fmt.Errorf("list units of ConfigHub space %s: %w", slug, err)

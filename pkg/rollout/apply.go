@@ -184,6 +184,16 @@ func (p planned) live() bool {
 // head revision are skipped, so a re-run resumes. A run that applied
 // anything records release N of the environment (see RecordRelease).
 func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOptions) (*ApplyResult, error) {
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return r.applyIn(ctx, sp, env, o)
+}
+
+// applyIn is Apply in the environment's space sp, which the caller (a
+// day-2 change, a promotion, a rollback) has read already.
+func (r *Rollout) applyIn(ctx context.Context, sp *confighub.Space, env traderx.Environment, o ApplyOptions) (*ApplyResult, error) {
 	o.defaults()
 	if !o.DryRun && r.Gate == nil {
 		return nil, errors.New("rollout: no health gate")
@@ -192,10 +202,6 @@ func (r *Rollout) Apply(ctx context.Context, env traderx.Environment, o ApplyOpt
 	res := &ApplyResult{Environment: env.Name, Space: slug, DryRun: o.DryRun}
 	if _, err := traderx.LookupServices(o.Services); err != nil {
 		return nil, &InputError{Err: err}
-	}
-	sp, err := r.space(ctx, env)
-	if err != nil {
-		return nil, err
 	}
 	plan, err := r.plan(ctx, sp, env, o.Services)
 	if err != nil {

@@ -89,8 +89,8 @@ var rollbackDesc = regexp.MustCompile(`^rollback to release (\d+)`)
 // include=UserID), Description, CreatedAt and Tags; a UnitEvent's Action,
 // RevisionNum, Result and TerminatedAt — an event has no user, so who applied
 // is the user of the release.
-func (r *Rollout) AuditTrail(ctx context.Context, env traderx.Environment, o AuditOptions) ([]AuditChange, error) {
-	h, err := r.readHistory(ctx, env, o.Services)
+func (r *Rollout) AuditTrail(ctx context.Context, sp *confighub.Space, env traderx.Environment, o AuditOptions) ([]AuditChange, error) {
+	h, err := r.readHistory(ctx, sp, env, o.Services)
 	if err != nil {
 		return nil, err
 	}

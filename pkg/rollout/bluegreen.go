@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
@@ -43,7 +44,8 @@ type Reader interface {
 // BlueGreenOptions tune BlueGreen. Durations: zero takes the default,
 // negative means none.
 type BlueGreenOptions struct {
-	Service string
+	// Service is one of the blue-green services (see BlueGreenService).
+	Service traderx.Service
 	Version string
 	// Cluster is read to wait for and judge the colours; required unless DryRun.
 	Cluster Reader
@@ -163,16 +165,22 @@ func BlueGreenService(name string) (traderx.Service, error) {
 	if err != nil {
 		return svc, &InputError{Err: err}
 	}
-	if !svc.BlueGreen {
-		var eligible []string
-		for _, s := range traderx.Services() {
-			if s.BlueGreen {
-				eligible = append(eligible, s.Name)
-			}
-		}
-		return svc, inputf("%s does not run as blue and green Deployments; blue-green works for %s", name, strings.Join(eligible, ", "))
+	return svc, eligible(svc)
+}
+
+// eligible refuses a service that does not run as two colours, naming the
+// ones that do.
+func eligible(svc traderx.Service) error {
+	if svc.BlueGreen {
+		return nil
 	}
-	return svc, nil
+	var names []string
+	for _, s := range traderx.Services() {
+		if s.BlueGreen {
+			names = append(names, s.Name)
+		}
+	}
+	return inputf("%s does not run as blue and green Deployments; blue-green works for %s", svc.Name, strings.Join(names, ", "))
 }
 
 // ValidateVersion checks an image tag usable as a version label.
@@ -198,10 +206,11 @@ func ValidateVersion(v string) error {
 // is only read. The run is recorded on the Service unit's annotations, so
 // an interrupted run resumes when re-run with the same version (each phase
 // is idempotent) or is brought to a consistent state by BlueGreenAbort.
-func (r *Rollout) BlueGreen(ctx context.Context, env traderx.Environment, o BlueGreenOptions) (*BlueGreenResult, error) {
+// sp is the environment's space.
+func (r *Rollout) BlueGreen(ctx context.Context, sp *confighub.Space, env traderx.Environment, o BlueGreenOptions) (*BlueGreenResult, error) {
 	o.defaults()
-	svc, err := BlueGreenService(o.Service)
-	if err != nil {
+	svc := o.Service
+	if err := eligible(svc); err != nil {
 		return nil, err
 	}
 	if err := ValidateVersion(o.Version); err != nil {
@@ -215,7 +224,7 @@ func (r *Rollout) BlueGreen(ctx context.Context, env traderx.Environment, o Blue
 	if !o.DryRun && o.Cluster == nil {
 		return nil, errors.New("rollout: blue-green needs a cluster reader")
 	}
-	st, err := r.blueGreenState(ctx, env, svc)
+	st, err := r.blueGreenState(ctx, sp, env, svc)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +256,7 @@ func (r *Rollout) BlueGreen(ctx context.Context, env traderx.Environment, o Blue
 	desc := fmt.Sprintf("blue-green %s %s: %s → %s", svc.Name, o.Version, res.From, res.To)
 	deploy := deployEdit(svc, res.To, o.Version, res.Replicas, o.ExtraPodLabels)
 	if o.DryRun {
-		res.Plan, err = r.EditUnits(ctx, env, desc, true, deploy, selectorEdit(svc, res.To), scaleEdit(svc, res.From, 0))
+		res.Plan, err = r.EditUnits(ctx, sp, env, desc, true, deploy, selectorEdit(svc, res.To), scaleEdit(svc, res.From, 0))
 		return res, err
 	}
 	if _, err := r.user(ctx); err != nil {
@@ -369,7 +378,7 @@ func (b *blueGreen) fail(ctx context.Context, phase string, err error) error {
 func (b *blueGreen) deploy(ctx context.Context, e Edit) error {
 	to := b.res.To
 	b.logf("phase 1/6 deploy: %s gets %s with %d replica(s) (unit %s)", to, b.svc.Image(b.o.Version), b.res.Replicas, e.Unit)
-	if _, err := b.r.EditUnits(ctx, b.env, b.desc+": deploy "+to, false, e); err != nil {
+	if _, err := b.r.EditUnits(ctx, b.st.sp, b.env, b.desc+": deploy "+to, false, e); err != nil {
 		return err
 	}
 	if err := b.r.applyUnits(ctx, b.st.sp, b.env, b.svc, b.o, e.Unit); err != nil {

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
 // BlueGreenAbortOptions tune BlueGreenAbort.
 type BlueGreenAbortOptions struct {
-	Service      string
+	// Service is one of the blue-green services (see BlueGreenService).
+	Service      traderx.Service
 	Cluster      Reader
 	Timeout      time.Duration
 	PollInterval time.Duration
@@ -36,17 +38,18 @@ type BlueGreenAbortResult struct {
 // new one once a run passed its soak) when its Deployment is healthy, else
 // the other colour when that one is; with neither healthy it keeps the
 // preferred one (scaled up if needed) and fails if it does not become ready.
-func (r *Rollout) BlueGreenAbort(ctx context.Context, env traderx.Environment, o BlueGreenAbortOptions) (*BlueGreenAbortResult, error) {
+// sp is the environment's space.
+func (r *Rollout) BlueGreenAbort(ctx context.Context, sp *confighub.Space, env traderx.Environment, o BlueGreenAbortOptions) (*BlueGreenAbortResult, error) {
 	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
 	bo.defaults()
-	svc, err := BlueGreenService(o.Service)
-	if err != nil {
+	svc := o.Service
+	if err := eligible(svc); err != nil {
 		return nil, err
 	}
 	if o.Cluster == nil {
 		return nil, errors.New("rollout: blue-green abort needs a cluster reader")
 	}
-	st, err := r.blueGreenState(ctx, env, svc)
+	st, err := r.blueGreenState(ctx, sp, env, svc)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (r *Rollout) converge(ctx context.Context, st *BlueGreenState, env traderx.
 // scaleColour sets a colour's replicas in its unit and applies it.
 func (r *Rollout) scaleColour(ctx context.Context, st *BlueGreenState, env traderx.Environment, svc traderx.Service, colour string, n int32, desc string, o BlueGreenOptions) error {
 	e := scaleEdit(svc, colour, n)
-	if _, err := r.EditUnits(ctx, env, desc, false, e); err != nil {
+	if _, err := r.EditUnits(ctx, st.sp, env, desc, false, e); err != nil {
 		return err
 	}
 	for i := range st.Colours {
@@ -57,7 +57,7 @@ func (r *Rollout) scaleColour(ctx context.Context, st *BlueGreenState, env trade
 // selectColour points the Service unit's selector at a colour, applies it
 // and waits until the EndpointSlices list only that colour's pods.
 func (r *Rollout) selectColour(ctx context.Context, st *BlueGreenState, env traderx.Environment, svc traderx.Service, colour, desc string, o BlueGreenOptions) error {
-	if _, err := r.EditUnits(ctx, env, desc, false, selectorEdit(svc, colour)); err != nil {
+	if _, err := r.EditUnits(ctx, st.sp, env, desc, false, selectorEdit(svc, colour)); err != nil {
 		return err
 	}
 	st.Active = colour

@@ -88,12 +88,11 @@ func (s *BlueGreenState) Colour(c string) ColourState {
 // BlueGreenStatus reads where a blue-green service stands: from its
 // ConfigHub units and, when cluster is not nil, read-only from the cluster.
 // A cluster that cannot be read is reported in ClusterError, not failed.
-func (r *Rollout) BlueGreenStatus(ctx context.Context, env traderx.Environment, service string, c Reader) (*BlueGreenState, error) {
-	svc, err := BlueGreenService(service)
-	if err != nil {
+func (r *Rollout) BlueGreenStatus(ctx context.Context, sp *confighub.Space, env traderx.Environment, svc traderx.Service, c Reader) (*BlueGreenState, error) {
+	if err := eligible(svc); err != nil {
 		return nil, err
 	}
-	st, err := r.blueGreenState(ctx, env, svc)
+	st, err := r.blueGreenState(ctx, sp, env, svc)
 	if err != nil || c == nil {
 		return st, err
 	}
@@ -125,12 +124,9 @@ func (r *Rollout) BlueGreenStatus(ctx context.Context, env traderx.Environment, 
 	return st, nil
 }
 
-// blueGreenState reads the service's three units from ConfigHub.
-func (r *Rollout) blueGreenState(ctx context.Context, env traderx.Environment, svc traderx.Service) (*BlueGreenState, error) {
-	sp, err := r.space(ctx, env)
-	if err != nil {
-		return nil, err
-	}
+// blueGreenState reads the service's three units from the environment's
+// space sp.
+func (r *Rollout) blueGreenState(ctx context.Context, sp *confighub.Space, env traderx.Environment, svc traderx.Service) (*BlueGreenState, error) {
 	st := &BlueGreenState{Environment: env.Name, Space: sp.Slug, Service: svc.Name, ServiceUnit: manifests.ServiceUnitName(svc), sp: sp}
 	eu, err := r.unitBySlug(ctx, sp, st.ServiceUnit)
 	if err != nil {

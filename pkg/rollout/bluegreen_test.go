@@ -146,13 +146,13 @@ func blueGreenSetup(t *testing.T) (*rollout.Rollout, *liveWorld, *fakeClock, tra
 }
 
 func bgOptions(w *liveWorld, version string) rollout.BlueGreenOptions {
-	return rollout.BlueGreenOptions{Service: "trade-service", Version: version, Cluster: w, Settle: -1,
+	return rollout.BlueGreenOptions{Service: service(w.t, "trade-service"), Version: version, Cluster: w, Settle: -1,
 		Soak: 30 * time.Second, SoakInterval: 10 * time.Second, Standby: time.Minute, PollInterval: time.Second, Timeout: 20 * time.Second}
 }
 
 func state(t *testing.T, r *rollout.Rollout, env traderx.Environment, w rollout.Reader) *rollout.BlueGreenState {
 	t.Helper()
-	st, err := r.BlueGreenStatus(context.Background(), env, "trade-service", w)
+	st, err := r.BlueGreenStatus(context.Background(), spaceOf(t, r, env), env, service(t, "trade-service"), w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +162,13 @@ func state(t *testing.T, r *rollout.Rollout, env traderx.Environment, w rollout.
 // Only the blue-green services are eligible, and the version must be a tag.
 func TestBlueGreenInput(t *testing.T) {
 	r, w, _, dev := blueGreenSetup(t)
-	_, err := r.BlueGreen(context.Background(), dev, rollout.BlueGreenOptions{Service: "account-service", Version: "1.0", Cluster: w})
+	_, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, rollout.BlueGreenOptions{Service: service(t, "account-service"), Version: "1.0", Cluster: w})
 	var ie *rollout.InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "reference-data, position-service, trade-service") {
 		t.Errorf("ineligible service: %v", err)
 	}
 	for _, v := range []string{"", "bad tag", "-x", strings.Repeat("1", 64)} {
-		if _, err := r.BlueGreen(context.Background(), dev, rollout.BlueGreenOptions{Service: "trade-service", Version: v, Cluster: w}); !errors.As(err, &ie) {
+		if _, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, rollout.BlueGreenOptions{Service: service(t, "trade-service"), Version: v, Cluster: w}); !errors.As(err, &ie) {
 			t.Errorf("version %q: want InputError, got %v", v, err)
 		}
 	}
@@ -177,7 +177,7 @@ func TestBlueGreenInput(t *testing.T) {
 // A dry run returns the three unit edits with their diffs and writes nothing.
 func TestBlueGreenDryRun(t *testing.T) {
 	r, _, _, dev := blueGreenSetup(t)
-	res, err := r.BlueGreen(context.Background(), dev, rollout.BlueGreenOptions{Service: "trade-service", Version: "2.0.0", DryRun: true})
+	res, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, rollout.BlueGreenOptions{Service: service(t, "trade-service"), Version: "2.0.0", DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestBlueGreenDryRun(t *testing.T) {
 // next one flips back; the same version again is a no-op.
 func TestBlueGreenSwitchAndFlipBack(t *testing.T) {
 	r, w, clock, dev := blueGreenSetup(t)
-	res, err := r.BlueGreen(context.Background(), dev, bgOptions(w, "2.0.0"))
+	res, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "2.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +223,14 @@ func TestBlueGreenSwitchAndFlipBack(t *testing.T) {
 		t.Errorf("soak + standby slept only %s", slept)
 	}
 
-	res, err = r.BlueGreen(context.Background(), dev, bgOptions(w, "2.1.0"))
+	res, err = r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "2.1.0"))
 	if err != nil || res.From != "green" || res.To != "blue" {
 		t.Fatalf("second switch: %+v %v", res, err)
 	}
 	if st := state(t, r, dev, w); st.Active != "blue" || st.Colour("blue").Version != "2.1.0" || st.Colour("green").Replicas != 0 {
 		t.Errorf("after flipping back: %+v", st)
 	}
-	res, err = r.BlueGreen(context.Background(), dev, bgOptions(w, "2.1.0"))
+	res, err = r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "2.1.0"))
 	if err != nil || !res.NothingToDo {
 		t.Errorf("same version again: %+v %v", res, err)
 	}
@@ -242,7 +242,7 @@ func TestBlueGreenSoakFailureRollsBack(t *testing.T) {
 	r, w, _, dev := blueGreenSetup(t)
 	o := bgOptions(w, "2.0.0")
 	o.ExtraPodLabels = map[string]string{simLabel: "crashloop"}
-	_, err := r.BlueGreen(context.Background(), dev, o)
+	_, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, o)
 	var be *rollout.BlueGreenError
 	if !errors.As(err, &be) || be.Phase != rollout.PhaseSoak || !be.RolledBack || !strings.Contains(be.Reason, "CrashLoopBackOff") {
 		t.Fatalf("want a rolled-back soak failure, got %v", err)
@@ -252,7 +252,7 @@ func TestBlueGreenSoakFailureRollsBack(t *testing.T) {
 		t.Errorf("after the rollback: %+v", st)
 	}
 	// The next run of green drops the simulation label.
-	if _, err := r.BlueGreen(context.Background(), dev, bgOptions(w, "2.0.1")); err != nil {
+	if _, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "2.0.1")); err != nil {
 		t.Fatalf("run after the rollback: %v", err)
 	}
 }
@@ -263,7 +263,7 @@ func TestBlueGreenInterruptResumeAbort(t *testing.T) {
 	r, w, _, dev := blueGreenSetup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.Log = slogCancelOn(ctx, cancel, "phase 3/6 switch")
-	_, err := r.BlueGreen(ctx, dev, bgOptions(w, "2.0.0"))
+	_, err := r.BlueGreen(ctx, spaceOf(t, r, dev), dev, bgOptions(w, "2.0.0"))
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("want an interruption, got %v", err)
 	}
@@ -273,11 +273,11 @@ func TestBlueGreenInterruptResumeAbort(t *testing.T) {
 		t.Fatalf("run not recorded: %+v", st.Run)
 	}
 	var ie *rollout.InputError
-	if _, err := r.BlueGreen(context.Background(), dev, bgOptions(w, "3.0.0")); !errors.As(err, &ie) || !strings.Contains(err.Error(), "abort") {
+	if _, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "3.0.0")); !errors.As(err, &ie) || !strings.Contains(err.Error(), "abort") {
 		t.Errorf("another version during an unfinished run: %v", err)
 	}
 	// abort keeps blue (it served before and is healthy), green to zero.
-	ab, err := r.BlueGreenAbort(context.Background(), dev, rollout.BlueGreenAbortOptions{Service: "trade-service", Cluster: w, Timeout: 20 * time.Second})
+	ab, err := r.BlueGreenAbort(context.Background(), spaceOf(t, r, dev), dev, rollout.BlueGreenAbortOptions{Service: service(t, "trade-service"), Cluster: w, Timeout: 20 * time.Second})
 	if err != nil || ab.Kept != "blue" {
 		t.Fatalf("abort: %+v %v", ab, err)
 	}
@@ -288,14 +288,14 @@ func TestBlueGreenInterruptResumeAbort(t *testing.T) {
 	// Interrupted after the switch, the re-run resumes and finishes.
 	ctx, cancel = context.WithCancel(context.Background())
 	r.Log = slogCancelOn(ctx, cancel, "phase 4/6 soak")
-	if _, err := r.BlueGreen(ctx, dev, bgOptions(w, "2.0.0")); err == nil {
+	if _, err := r.BlueGreen(ctx, spaceOf(t, r, dev), dev, bgOptions(w, "2.0.0")); err == nil {
 		t.Fatal("want an interruption")
 	}
 	r.Log = nil
 	if st := state(t, r, dev, w); st.Active != "green" || st.Run == nil {
 		t.Fatalf("interrupted in the soak: %+v", st)
 	}
-	res, err := r.BlueGreen(context.Background(), dev, bgOptions(w, "2.0.0"))
+	res, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, bgOptions(w, "2.0.0"))
 	if err != nil || !res.Resumed || res.From != "blue" || res.To != "green" {
 		t.Fatalf("resume: %+v %v", res, err)
 	}
@@ -338,7 +338,7 @@ func TestBlueGreenProbeFailureRollsBack(t *testing.T) {
 	p := &failingProber{}
 	o := bgOptions(w, "2.0.0")
 	o.Prober = p
-	_, err := r.BlueGreen(context.Background(), dev, o)
+	_, err := r.BlueGreen(context.Background(), spaceOf(t, r, dev), dev, o)
 	var be *rollout.BlueGreenError
 	if !errors.As(err, &be) || be.Phase != rollout.PhaseSwitch || !be.RolledBack || !strings.Contains(be.Reason, "HTTP probe GET trade-service:18092") || p.calls < 3 {
 		t.Fatalf("want a rolled-back switch after %d probes, got %v", p.calls, err)

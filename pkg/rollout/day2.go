@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
@@ -118,17 +119,17 @@ func (r *Rollout) rollbackCommand(env traderx.Environment, service string) strin
 	return r.next(hint.Rollback(env.Name, 0, service))
 }
 
-// change runs a day-2 operation: the edits are computed first without
-// writing (and judged by preflight when set), then written and the
-// service's units applied with health gates.
-func (r *Rollout) change(ctx context.Context, env traderx.Environment, svc traderx.Service, action string, o ChangeOptions,
+// change runs a day-2 operation in the environment's space sp: the edits
+// are computed first without writing (and judged by preflight when set),
+// then written and the service's units applied with health gates.
+func (r *Rollout) change(ctx context.Context, sp *confighub.Space, env traderx.Environment, svc traderx.Service, action string, o ChangeOptions,
 	preflight func(ctx context.Context, preview []EditResult, res *ChangeResult) error, edits ...Edit) (*ChangeResult, error) {
 	desc := action
 	if o.ChangeDesc != "" {
 		desc += ": " + o.ChangeDesc
 	}
 	res := &ChangeResult{Environment: env.Name, Service: svc.Name, Description: desc, DryRun: o.DryRun}
-	preview, err := r.EditUnits(ctx, env, desc, true, edits...)
+	preview, err := r.EditUnits(ctx, sp, env, desc, true, edits...)
 	res.Edits = preview
 	if err != nil {
 		return res, err
@@ -142,7 +143,7 @@ func (r *Rollout) change(ctx context.Context, env traderx.Environment, svc trade
 		return res, nil
 	}
 	start := r.clock().Now()
-	written, err := r.EditUnits(ctx, env, desc, false, edits...)
+	written, err := r.EditUnits(ctx, sp, env, desc, false, edits...)
 	res.Edits = written
 	if err != nil {
 		r.record(actionName(action), env.Name, editedUnits(written), editedRevisions(written), start, err)
@@ -150,7 +151,7 @@ func (r *Rollout) change(ctx context.Context, env traderx.Environment, svc trade
 	}
 	ao := o.Apply
 	ao.Services, ao.ChangeDesc, ao.DryRun = []string{svc.Name}, desc, false
-	ar, err := r.Apply(ctx, env, ao)
+	ar, err := r.applyIn(ctx, sp, env, ao)
 	res.Apply = ar
 	if err != nil {
 		var ie *InputError
@@ -189,7 +190,7 @@ func editedRevisions(rs []EditResult) map[string]int64 {
 
 // SetImageOptions choose the new image of a service.
 type SetImageOptions struct {
-	Service string
+	Service traderx.Service
 	Tag     string
 	// AllColours changes both colours of a blue-green service; without it a
 	// blue-green service is refused (a new version goes to the standby
@@ -225,13 +226,11 @@ func WithTag(image, tag string) string {
 	return image + ":" + tag
 }
 
-// SetImage changes the image tag of a service's Deployment unit(s), applies
-// the service's units and records a release "set-image <service> <tag>".
-func (r *Rollout) SetImage(ctx context.Context, env traderx.Environment, o SetImageOptions) (*ChangeResult, error) {
-	svc, err := traderx.LookupService(o.Service)
-	if err != nil {
-		return nil, &InputError{Err: err}
-	}
+// SetImage changes the image tag of a service's Deployment unit(s) in the
+// environment's space sp, applies the service's units and records a release
+// "set-image <service> <tag>".
+func (r *Rollout) SetImage(ctx context.Context, sp *confighub.Space, env traderx.Environment, o SetImageOptions) (*ChangeResult, error) {
+	svc := o.Service
 	if err := ValidateTag(o.Tag); err != nil {
 		return nil, &InputError{Err: err}
 	}
@@ -266,7 +265,7 @@ func (r *Rollout) SetImage(ctx context.Context, env traderx.Environment, o SetIm
 	for _, u := range deploymentUnits(svc, traderx.Colours()) {
 		edits = append(edits, Edit{Unit: u, Mutate: mutate})
 	}
-	return r.change(ctx, env, svc, fmt.Sprintf("set-image %s %s", svc.Name, o.Tag), o.ChangeOptions, nil, edits...)
+	return r.change(ctx, sp, env, svc, fmt.Sprintf("set-image %s %s", svc.Name, o.Tag), o.ChangeOptions, nil, edits...)
 }
 
 // setLabel sets the version label at path when the object carries that label map.
@@ -283,7 +282,7 @@ func setLabel(d *unstructured.Unstructured, version string, path ...string) {
 
 // ScaleOptions choose a service's replica count.
 type ScaleOptions struct {
-	Service  string
+	Service  traderx.Service
 	Replicas int32
 	// Force allows 0 replicas in a protected environment.
 	Force bool
@@ -305,32 +304,26 @@ func CheckScale(env traderx.Environment, svc traderx.Service, replicas int32, fo
 
 // Scale sets the replicas of a service's Deployment unit (the active colour
 // of a blue-green service, read from its Service unit's selector), applies
-// it and records a release "scale <service> <replicas>".
-func (r *Rollout) Scale(ctx context.Context, env traderx.Environment, o ScaleOptions) (*ChangeResult, error) {
-	svc, err := traderx.LookupService(o.Service)
-	if err != nil {
-		return nil, &InputError{Err: err}
-	}
+// it and records a release "scale <service> <replicas>"; sp is the
+// environment's space.
+func (r *Rollout) Scale(ctx context.Context, sp *confighub.Space, env traderx.Environment, o ScaleOptions) (*ChangeResult, error) {
+	svc := o.Service
 	if err := CheckScale(env, svc, o.Replicas, o.Force); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	colour, err := r.ActiveColour(ctx, env, svc)
+	colour, err := r.ActiveColour(ctx, sp, svc)
 	if err != nil {
 		return nil, err
 	}
 	edit := scaleEdit(svc, colour, o.Replicas)
-	return r.change(ctx, env, svc, fmt.Sprintf("scale %s %d", svc.DeploymentName(colour), o.Replicas), o.ChangeOptions, nil, edit)
+	return r.change(ctx, sp, env, svc, fmt.Sprintf("scale %s %d", svc.DeploymentName(colour), o.Replicas), o.ChangeOptions, nil, edit)
 }
 
-// ActiveColour returns the colour the service's Service unit selects ("" for
-// a service that is not blue-green).
-func (r *Rollout) ActiveColour(ctx context.Context, env traderx.Environment, svc traderx.Service) (string, error) {
+// ActiveColour returns the colour the service's Service unit in space sp
+// selects ("" for a service that is not blue-green).
+func (r *Rollout) ActiveColour(ctx context.Context, sp *confighub.Space, svc traderx.Service) (string, error) {
 	if !svc.BlueGreen {
 		return "", nil
-	}
-	sp, err := r.space(ctx, env)
-	if err != nil {
-		return "", err
 	}
 	name := manifests.ServiceUnitName(svc)
 	eu, err := r.unitBySlug(ctx, sp, name)
@@ -358,19 +351,16 @@ func (r *Rollout) ActiveColour(ctx context.Context, env traderx.Environment, svc
 
 // RestartOptions name the service to restart.
 type RestartOptions struct {
-	Service string
+	Service traderx.Service
 	ChangeOptions
 }
 
 // Restart rolls the pods of a service (its active colour) by setting the
 // pod-template annotation kubectl.kubernetes.io/restartedAt to the clock's
-// time in the Deployment unit, then applies it.
-func (r *Rollout) Restart(ctx context.Context, env traderx.Environment, o RestartOptions) (*ChangeResult, error) {
-	svc, err := traderx.LookupService(o.Service)
-	if err != nil {
-		return nil, &InputError{Err: err}
-	}
-	colour, err := r.ActiveColour(ctx, env, svc)
+// time in the Deployment unit (in the environment's space sp), then applies it.
+func (r *Rollout) Restart(ctx context.Context, sp *confighub.Space, env traderx.Environment, o RestartOptions) (*ChangeResult, error) {
+	svc := o.Service
+	colour, err := r.ActiveColour(ctx, sp, svc)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +377,7 @@ func (r *Rollout) Restart(ctx context.Context, env traderx.Environment, o Restar
 		ann[RestartedAtAnnotation] = at
 		return unstructured.SetNestedStringMap(d.Object, ann, "spec", "template", "metadata", "annotations")
 	}}
-	return r.change(ctx, env, svc, fmt.Sprintf("restart %s at %s", svc.DeploymentName(colour), at), o.ChangeOptions, nil, edit)
+	return r.change(ctx, sp, env, svc, fmt.Sprintf("restart %s at %s", svc.DeploymentName(colour), at), o.ChangeOptions, nil, edit)
 }
 
 // BlueGreenImageError refuses set-image on a blue-green service without

@@ -257,7 +257,7 @@ func TestDay2Operations(t *testing.T) {
 	const unit = "people-service-deployment"
 	before := headOf(t, r, unit).HeadRevisionNum
 
-	res, err := r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "people-service", Tag: "1.2",
+	res, err := r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "people-service"), Tag: "1.2",
 		ChangeOptions: rollout.ChangeOptions{DryRun: true}})
 	if err != nil || !res.Changed() || !strings.Contains(string(res.Edits[0].After), "people-service:1.2") {
 		t.Fatalf("dry run: %+v %v", res, err)
@@ -266,7 +266,7 @@ func TestDay2Operations(t *testing.T) {
 		t.Fatal("a dry run wrote a revision")
 	}
 
-	res, err = r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "people-service", Tag: "1.2",
+	res, err = r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "people-service"), Tag: "1.2",
 		ChangeOptions: rollout.ChangeOptions{ChangeDesc: "CVE fix", Apply: quick}})
 	if err != nil {
 		t.Fatal(err)
@@ -279,40 +279,40 @@ func TestDay2Operations(t *testing.T) {
 		t.Errorf("release: %+v", res.Apply)
 	}
 	// Again: nothing to write, nothing to apply, no release.
-	res, err = r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "people-service", Tag: "1.2", ChangeOptions: rollout.ChangeOptions{Apply: quick}})
+	res, err = r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "people-service"), Tag: "1.2", ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || res.Changed() || res.Apply.Release != nil {
 		t.Errorf("repeat: changed=%v %+v %v", res.Changed(), res.Apply, err)
 	}
 
 	// Blue-green services are refused without AllColours.
-	_, err = r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "trade-service", Tag: "1.2"})
+	_, err = r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "trade-service"), Tag: "1.2"})
 	var ie *rollout.InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "cub traderx blue-green") {
 		t.Errorf("blue-green set-image: %v", err)
 	}
-	res, err = r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "trade-service", Tag: "1.2", AllColours: true, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
+	res, err = r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "trade-service"), Tag: "1.2", AllColours: true, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || len(res.Edits) != 2 || !res.Edits[0].Changed || !res.Edits[1].Changed {
 		t.Errorf("--all-colours: %+v %v", res, err)
 	}
 
 	// Restart stamps the clock's time; scale picks the active colour.
-	res, err = r.Restart(ctx, dev, rollout.RestartOptions{Service: "trade-service", ChangeOptions: rollout.ChangeOptions{Apply: quick}})
+	res, err = r.Restart(ctx, spaceOf(t, r, dev), dev, rollout.RestartOptions{Service: service(t, "trade-service"), ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || len(res.Edits) != 1 || res.Edits[0].Unit != "trade-service-blue-deployment" ||
 		!strings.Contains(string(res.Edits[0].After), rollout.RestartedAtAnnotation+": \"2026-01-02T03:04:05Z\"") {
 		t.Errorf("restart: %v\n%s", err, res.Edits[0].After)
 	}
-	res, err = r.Scale(ctx, dev, rollout.ScaleOptions{Service: "trade-service", Replicas: 2, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
+	res, err = r.Scale(ctx, spaceOf(t, r, dev), dev, rollout.ScaleOptions{Service: service(t, "trade-service"), Replicas: 2, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || res.Edits[0].Unit != "trade-service-blue-deployment" || !strings.Contains(string(res.Edits[0].After), "replicas: 2") {
 		t.Errorf("scale: %v %+v", err, res)
 	}
 
 	// set-env: a broken wire is refused by validation before anything is written.
 	acc := headOf(t, r, "account-service-deployment").HeadRevisionNum
-	_, err = r.SetEnv(ctx, dev, rollout.SetEnvOptions{Service: "account-service", Set: []rollout.EnvVar{{Name: "PEOPLE_SERVICE_HOST", Value: "people"}}})
+	_, err = r.SetEnv(ctx, spaceOf(t, r, dev), dev, rollout.SetEnvOptions{Service: service(t, "account-service"), Set: []rollout.EnvVar{{Name: "PEOPLE_SERVICE_HOST", Value: "people"}}})
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "model owns PEOPLE_SERVICE_HOST") {
 		t.Errorf("model-owned: %v", err)
 	}
-	_, err = r.SetEnv(ctx, dev, rollout.SetEnvOptions{Service: "account-service", Force: true, Set: []rollout.EnvVar{{Name: "PEOPLE_SERVICE_HOST", Value: "people"}}})
+	_, err = r.SetEnv(ctx, spaceOf(t, r, dev), dev, rollout.SetEnvOptions{Service: service(t, "account-service"), Force: true, Set: []rollout.EnvVar{{Name: "PEOPLE_SERVICE_HOST", Value: "people"}}})
 	var re *rollout.RefusedError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "PEOPLE_SERVICE_HOST=people names no Service") {
 		t.Errorf("broken wire: %v", err)
@@ -320,12 +320,12 @@ func TestDay2Operations(t *testing.T) {
 	if headOf(t, r, "account-service-deployment").HeadRevisionNum != acc {
 		t.Error("a refused set-env wrote a revision")
 	}
-	res, err = r.SetEnv(ctx, dev, rollout.SetEnvOptions{Service: "account-service", Set: []rollout.EnvVar{{Name: "LOG_LEVEL", Value: "debug"}},
+	res, err = r.SetEnv(ctx, spaceOf(t, r, dev), dev, rollout.SetEnvOptions{Service: service(t, "account-service"), Set: []rollout.EnvVar{{Name: "LOG_LEVEL", Value: "debug"}},
 		ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || !res.Changed() || !strings.Contains(string(res.Edits[0].After), "LOG_LEVEL") {
 		t.Errorf("set-env: %v", err)
 	}
-	res, err = r.SetEnv(ctx, dev, rollout.SetEnvOptions{Service: "account-service", Unset: []string{"LOG_LEVEL"}, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
+	res, err = r.SetEnv(ctx, spaceOf(t, r, dev), dev, rollout.SetEnvOptions{Service: service(t, "account-service"), Unset: []string{"LOG_LEVEL"}, ChangeOptions: rollout.ChangeOptions{Apply: quick}})
 	if err != nil || !res.Changed() || strings.Contains(string(res.Edits[0].After), "LOG_LEVEL") {
 		t.Errorf("unset: %v", err)
 	}
@@ -347,7 +347,7 @@ func TestChangeGateFailureSaysRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	fail = true
-	_, err := r.SetImage(ctx, dev, rollout.SetImageOptions{Service: "people-service", Tag: "bad",
+	_, err := r.SetImage(ctx, spaceOf(t, r, dev), dev, rollout.SetImageOptions{Service: service(t, "people-service"), Tag: "bad",
 		ChangeOptions: rollout.ChangeOptions{Apply: rollout.ApplyOptions{Timeout: 10e9}}})
 	var ce *rollout.ChangeError
 	var te *rollout.TierError

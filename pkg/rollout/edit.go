@@ -29,17 +29,13 @@ type EditResult struct {
 	Before, After []byte `json:"-"`
 }
 
-// EditUnits changes units of an environment through ConfigHub: each unit's
+// EditUnits changes units of an environment, in its space sp, through ConfigHub: each unit's
 // head data is decoded, mutated and written back as a new head revision with
 // desc as its change description. An edit that changes nothing writes
 // nothing, so re-running a command is safe. Nothing is applied; callers run
 // Apply afterwards. With dryRun the results carry Before/After for a diff
 // and nothing is written.
-func (r *Rollout) EditUnits(ctx context.Context, env traderx.Environment, desc string, dryRun bool, edits ...Edit) ([]EditResult, error) {
-	sp, err := r.space(ctx, env)
-	if err != nil {
-		return nil, err
-	}
+func (r *Rollout) EditUnits(ctx context.Context, sp *confighub.Space, env traderx.Environment, desc string, dryRun bool, edits ...Edit) ([]EditResult, error) {
 	if !dryRun {
 		if err := r.CheckReady(ctx, sp, env); err != nil {
 			return nil, err
@@ -104,9 +100,10 @@ func canonical(data []byte) ([]byte, error) {
 	return manifests.EncodeYAML(objs)
 }
 
-// space resolves the environment's ConfigHub space; a missing one is input
-// the user can fix by installing.
-func (r *Rollout) space(ctx context.Context, env traderx.Environment) (*confighub.Space, error) {
+// Space reads the environment's ConfigHub space; a missing one is input
+// the user can fix by installing. A command reads it once and passes it to
+// every operation of its run.
+func (r *Rollout) Space(ctx context.Context, env traderx.Environment) (*confighub.Space, error) {
 	slug := env.Space(r.project())
 	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
 	if confighub.IsNotFound(err) {

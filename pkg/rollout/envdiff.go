@@ -112,11 +112,11 @@ func (r *Rollout) DiffEnvironments(ctx context.Context, a, b traderx.Environment
 	for _, u := range ub {
 		renderedB[u.Name] = u
 	}
-	spA, err := r.space(ctx, a)
+	spA, err := r.Space(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	spB, err := r.space(ctx, b)
+	spB, err := r.Space(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func (r *Rollout) DiffLive(ctx context.Context, env traderx.Environment, service
 	if err != nil {
 		return nil, err
 	}
-	sp, err := r.space(ctx, env)
+	sp, err := r.Space(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -56,14 +56,11 @@ type spaceHistory struct {
 	users map[uuid.UUID]string
 }
 
-// readHistory lists the release tags and each unit's revisions; a release's
-// unit revisions are the revisions carrying its tag. One revision list per
-// unit, whatever the number of releases.
-func (r *Rollout) readHistory(ctx context.Context, env traderx.Environment, services []string) (*spaceHistory, error) {
-	sp, err := r.space(ctx, env)
-	if err != nil {
-		return nil, err
-	}
+// readHistory lists the release tags and each unit's revisions in the
+// environment's space sp; a release's unit revisions are the revisions
+// carrying its tag. One revision list per unit, whatever the number of
+// releases.
+func (r *Rollout) readHistory(ctx context.Context, sp *confighub.Space, env traderx.Environment, services []string) (*spaceHistory, error) {
 	h := &spaceHistory{space: sp, units: map[string]*confighub.ExtendedUnit{}, revisions: map[string][]confighub.Revision{},
 		users: map[uuid.UUID]string{}}
 	units, err := r.Hub.ListUnits(ctx, sp.SpaceID, "")
@@ -161,7 +158,16 @@ func unitsOfServices(env traderx.Environment, services []string) map[string]bool
 // History returns the releases of an environment, newest first, at most max
 // (0: all).
 func (r *Rollout) History(ctx context.Context, env traderx.Environment, max int) ([]ReleaseInfo, error) {
-	h, err := r.readHistory(ctx, env, nil)
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return r.releases(ctx, sp, env, max)
+}
+
+// releases is History in the environment's space sp.
+func (r *Rollout) releases(ctx context.Context, sp *confighub.Space, env traderx.Environment, max int) ([]ReleaseInfo, error) {
+	h, err := r.readHistory(ctx, sp, env, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +187,11 @@ func (r *Rollout) ServiceHistory(ctx context.Context, env traderx.Environment, s
 	if _, err := traderx.LookupService(service); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	h, err := r.readHistory(ctx, env, []string{service})
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.readHistory(ctx, sp, env, []string{service})
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,21 @@ type installer struct {
 	planned map[string]bool
 	// targets chosen per environment name
 	targets map[string]*TargetChoice
+	// spaces read or created so far, by slug: each is read once per run.
+	spaces map[string]*confighub.Space
+}
+
+// read returns the space by slug, from ConfigHub the first time.
+func (in *installer) read(ctx context.Context, slug string) (*confighub.Space, error) {
+	if sp := in.spaces[slug]; sp != nil {
+		return sp, nil
+	}
+	sp, err := in.r.Hub.GetSpaceBySlug(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	in.spaces[slug] = sp
+	return sp, nil
 }
 
 // Install creates the base space and one space per environment with units,
@@ -119,7 +134,7 @@ type installer struct {
 // their own data once installed (promotion and edits own them), so a second
 // run changes nothing. With DryRun nothing is written.
 func (r *Rollout) Install(ctx context.Context, o InstallOptions) (*InstallResult, error) {
-	in := &installer{r: r, o: o, res: &InstallResult{}, planned: map[string]bool{}}
+	in := &installer{r: r, o: o, res: &InstallResult{}, planned: map[string]bool{}, spaces: map[string]*confighub.Space{}}
 	if !o.DryRun {
 		if _, err := r.user(ctx); err != nil {
 			return nil, err
@@ -134,7 +149,7 @@ func (r *Rollout) Install(ctx context.Context, o InstallOptions) (*InstallResult
 			continue
 		}
 		upSlug := traderx.Environment{Name: e.Upstream}.Space(r.project())
-		if _, err := r.Hub.GetSpaceBySlug(ctx, upSlug); confighub.IsNotFound(err) {
+		if _, err := in.read(ctx, upSlug); confighub.IsNotFound(err) {
 			return nil, inputf("environment %s is cloned from %s, which is not installed (space %s not found): install it first (--envs %s,%s)",
 				e.Name, e.Upstream, upSlug, e.Upstream, e.Name)
 		} else if err != nil {
@@ -146,7 +161,7 @@ func (r *Rollout) Install(ctx context.Context, o InstallOptions) (*InstallResult
 	// is created: without one its units could never be applied.
 	targets := map[string]*TargetChoice{}
 	for _, e := range o.Envs {
-		tc, err := r.envTarget(ctx, e, o.Target)
+		tc, err := in.target(ctx, e, o.Target)
 		if err != nil {
 			return nil, err
 		}
@@ -216,9 +231,12 @@ func upperFirst(s string) string {
 // space with no error means "planned" in a dry run.
 func (in *installer) space(ctx context.Context, slug string, labels map[string]string) (*confighub.Space, error) {
 	in.res.Spaces = append(in.res.Spaces, slug)
-	sp, err := in.r.Hub.GetSpaceBySlug(ctx, slug)
+	sp, err := in.read(ctx, slug)
 	if err == nil {
-		return in.label(ctx, sp, labels)
+		if sp, err = in.label(ctx, sp, labels); err == nil {
+			in.spaces[slug] = sp
+		}
+		return sp, err
 	}
 	if !confighub.IsNotFound(err) {
 		return nil, err
@@ -234,6 +252,7 @@ func (in *installer) space(ctx context.Context, slug string, labels map[string]s
 	if err != nil {
 		return nil, fmt.Errorf("create space %s: %w", slug, err)
 	}
+	in.spaces[slug] = sp
 	return sp, nil
 }
 
@@ -366,7 +385,7 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	var up *confighub.Space
 	if !in.planned[upSlug] {
 		var err error
-		if up, err = in.r.Hub.GetSpaceBySlug(ctx, upSlug); err != nil {
+		if up, err = in.read(ctx, upSlug); err != nil {
 			return fmt.Errorf("upstream space %s of %s: %w", upSlug, e.Name, err)
 		}
 	}
@@ -452,11 +471,12 @@ func (in *installer) env(ctx context.Context, e traderx.Environment) error {
 	return nil
 }
 
-// envTarget finds the target an environment's units are bound to: in the
+// target finds the target an environment's units are bound to: in the
 // environment's space, the Kubernetes target named by slug, else the only one.
-func (r *Rollout) envTarget(ctx context.Context, e traderx.Environment, slug string) (*TargetChoice, error) {
+func (in *installer) target(ctx context.Context, e traderx.Environment, slug string) (*TargetChoice, error) {
+	r := in.r
 	space := e.Space(r.project())
-	sp, err := r.Hub.GetSpaceBySlug(ctx, space)
+	sp, err := in.read(ctx, space)
 	if confighub.IsNotFound(err) {
 		return nil, noTargetError(e, space, slug, nil, false)
 	}

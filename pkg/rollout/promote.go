@@ -59,17 +59,10 @@ type PromoteResult struct {
 // order with health gates, recording a release "promote from <from>
 // (release M)". Units already at their upstream's head are left alone, so a
 // re-run continues an interrupted promotion.
-func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o PromoteOptions) (*PromoteResult, error) {
+// src and dst are the spaces of from and to.
+func (r *Rollout) Promote(ctx context.Context, src, dst *confighub.Space, from, to traderx.Environment, o PromoteOptions) (*PromoteResult, error) {
 	res := &PromoteResult{From: from.Name, To: to.Name, DryRun: o.DryRun}
-	if err := r.checkChain(from, to); err != nil {
-		return nil, err
-	}
-	src, err := r.space(ctx, from)
-	if err != nil {
-		return nil, err
-	}
-	dst, err := r.space(ctx, to)
-	if err != nil {
+	if err := r.CheckPromotion(from, to); err != nil {
 		return nil, err
 	}
 	if !o.DryRun {
@@ -133,7 +126,7 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 		}
 		res.Units = append(res.Units, pu)
 	}
-	if rels, err := r.History(ctx, from, 1); err == nil && len(rels) > 0 {
+	if rels, err := r.releases(ctx, src, from, 1); err == nil && len(rels) > 0 {
 		res.UpstreamRelease = rels[0].Number
 	}
 	if o.DryRun {
@@ -161,7 +154,7 @@ func (r *Rollout) Promote(ctx context.Context, from, to traderx.Environment, o P
 	}
 	ao := o.Apply
 	ao.ChangeDesc = desc
-	ar, err := r.Apply(ctx, to, ao)
+	ar, err := r.applyIn(ctx, dst, to, ao)
 	res.Apply = ar
 	return res, err
 }
@@ -196,10 +189,10 @@ func (r *Rollout) revisionDataByNum(ctx context.Context, sp *confighub.Space, u 
 	return r.revisionBytes(ctx, sp.SpaceID, u.UnitID, revs[0].Revision)
 }
 
-// checkChain refuses a promotion the environments' upstream links cannot
+// CheckPromotion refuses a promotion the environments' upstream links cannot
 // carry — only one step down the chain is one — with the chain and what to
 // type instead, before anything is read from ConfigHub.
-func (r *Rollout) checkChain(from, to traderx.Environment) error {
+func (r *Rollout) CheckPromotion(from, to traderx.Environment) error {
 	if to.Upstream == from.Name {
 		return nil
 	}

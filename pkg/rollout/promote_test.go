@@ -31,7 +31,7 @@ func TestPromoteOffTheChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := &Rollout{Project: tt.project}
-		_, err := r.Promote(context.Background(), env(tt.from), env(tt.to), PromoteOptions{DryRun: true})
+		_, err := r.Promote(context.Background(), nil, nil, env(tt.from), env(tt.to), PromoteOptions{DryRun: true})
 		var ie *InputError
 		if !errors.As(err, &ie) {
 			t.Fatalf("promote %s %s: %v, want an InputError", tt.from, tt.to, err)

@@ -43,7 +43,7 @@ func (r *Rollout) Refresh(ctx context.Context, sp *confighub.Space, timeout time
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := confighub.ReadSpace(ctx, r.Hub, sp.Slug)
+	st, err := confighub.ReadSpaceUnits(ctx, r.Hub, sp)
 	if err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func (w *world) apply(env, desc string) *rollout.ApplyResult {
 // setImage changes a Deployment unit's image through ConfigHub.
 func (w *world) setImage(env, unit, image string) {
 	w.t.Helper()
-	_, err := w.r.EditUnits(w.ctx, w.env(env), "set image "+image, false, rollout.Edit{Unit: unit, Mutate: func(objs []*unstructured.Unstructured) error {
+	_, err := w.r.EditUnits(w.ctx, spaceOf(w.t, w.r, w.env(env)), w.env(env), "set image "+image, false, rollout.Edit{Unit: unit, Mutate: func(objs []*unstructured.Unstructured) error {
 		containers, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
 		containers[0].(map[string]any)["image"] = image
 		return unstructured.SetNestedSlice(objs[0].Object, containers, "spec", "template", "spec", "containers")
@@ -326,7 +326,7 @@ func TestPromote(t *testing.T) {
 	w.apply("dev", "new image") // dev release 2
 	before := w.heads("staging")
 
-	dry, err := w.r.Promote(w.ctx, w.env("dev"), w.env("staging"), rollout.PromoteOptions{DryRun: true})
+	dry, err := w.r.Promote(w.ctx, spaceOf(w.t, w.r, w.env("dev")), spaceOf(w.t, w.r, w.env("staging")), w.env("dev"), w.env("staging"), rollout.PromoteOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestPromote(t *testing.T) {
 		t.Fatal("a dry run changed revisions")
 	}
 
-	res, err := w.r.Promote(w.ctx, w.env("dev"), w.env("staging"), rollout.PromoteOptions{Apply: rollout.ApplyOptions{Settle: -1}})
+	res, err := w.r.Promote(w.ctx, spaceOf(w.t, w.r, w.env("dev")), spaceOf(w.t, w.r, w.env("staging")), w.env("dev"), w.env("staging"), rollout.PromoteOptions{Apply: rollout.ApplyOptions{Settle: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestPromote(t *testing.T) {
 	}
 	// prod is downstream of staging, not of dev: refused, naming the chain.
 	prodBefore := w.heads("prod")
-	_, err = w.r.Promote(w.ctx, w.env("dev"), w.env("prod"), rollout.PromoteOptions{})
+	_, err = w.r.Promote(w.ctx, spaceOf(w.t, w.r, w.env("dev")), spaceOf(w.t, w.r, w.env("prod")), w.env("dev"), w.env("prod"), rollout.PromoteOptions{})
 	var ie *rollout.InputError
 	if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), "cannot promote dev into prod: changes move base → dev → staging → prod") {
 

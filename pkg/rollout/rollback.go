@@ -72,7 +72,11 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	if _, err := traderx.LookupServices(o.Services); err != nil {
 		return nil, &InputError{Err: err}
 	}
-	h, err := r.readHistory(ctx, env, o.Services)
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.readHistory(ctx, sp, env, o.Services)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +165,7 @@ func (r *Rollout) Rollback(ctx context.Context, env traderx.Environment, o Rollb
 	if ao.Resume == "" {
 		ao.Resume = r.next(hint.Rollback(env.Name, target.Number, o.Services...))
 	}
-	ar, err := r.Apply(ctx, env, ao)
+	ar, err := r.applyIn(ctx, h.space, env, ao)
 	res.Apply = ar
 	markApplied(res, ar)
 	// The apply ends with the verdict on the environment; an unhealthy one

@@ -197,3 +197,22 @@ func TestInstallLabelsAnExistingSpace(t *testing.T) {
 		t.Errorf("second install changed %v", res.Changes)
 	}
 }
+
+// spaceOf reads env's space as a command does once per run.
+func spaceOf(t *testing.T, r *rollout.Rollout, env traderx.Environment) *confighub.Space {
+	t.Helper()
+	sp, err := r.Space(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+func service(t *testing.T, name string) traderx.Service {
+	t.Helper()
+	svc, err := traderx.LookupService(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}

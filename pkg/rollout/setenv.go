@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/finos/traderx-plugins/pkg/check"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/pkg/validate"
@@ -73,7 +74,7 @@ func ModelOwnedEnv(svc traderx.Service, name string) string {
 
 // SetEnvOptions change environment variables of a service's main container.
 type SetEnvOptions struct {
-	Service string
+	Service traderx.Service
 	Set     []EnvVar
 	Unset   []string
 	// Force allows changing variables the model owns; the result must still
@@ -87,11 +88,8 @@ type SetEnvOptions struct {
 // Before anything is written, the environment's units with the change applied
 // in memory are validated offline; a change that adds a FAIL is refused with
 // a *RefusedError.
-func (r *Rollout) SetEnv(ctx context.Context, env traderx.Environment, o SetEnvOptions) (*ChangeResult, error) {
-	svc, err := traderx.LookupService(o.Service)
-	if err != nil {
-		return nil, &InputError{Err: err}
-	}
+func (r *Rollout) SetEnv(ctx context.Context, sp *confighub.Space, env traderx.Environment, o SetEnvOptions) (*ChangeResult, error) {
+	svc := o.Service
 	if len(o.Set) == 0 && len(o.Unset) == 0 {
 		return nil, inputf("nothing to change: give KEY=VALUE arguments or --unset KEY")
 	}
@@ -152,7 +150,7 @@ func (r *Rollout) SetEnv(ctx context.Context, env traderx.Environment, o SetEnvO
 		parts = append(parts, "-"+k)
 	}
 	action := fmt.Sprintf("set-env %s %s", svc.Name, strings.Join(parts, " "))
-	return r.change(ctx, env, svc, action, o.ChangeOptions, r.validateEdits(env), edits...)
+	return r.change(ctx, sp, env, svc, action, o.ChangeOptions, r.validateEdits(sp, env), edits...)
 }
 
 func envNames(es []EnvVar) []string {
@@ -167,12 +165,8 @@ func envNames(es []EnvVar) []string {
 // data offline, before and after the previewed edits: FAILs the edits add
 // refuse the change; FAILs that were there before are reported, not blamed
 // on this change.
-func (r *Rollout) validateEdits(env traderx.Environment) func(ctx context.Context, preview []EditResult, res *ChangeResult) error {
+func (r *Rollout) validateEdits(sp *confighub.Space, env traderx.Environment) func(ctx context.Context, preview []EditResult, res *ChangeResult) error {
 	return func(ctx context.Context, preview []EditResult, res *ChangeResult) error {
-		sp, err := r.space(ctx, env)
-		if err != nil {
-			return err
-		}
 		data, _, err := r.headData(ctx, sp)
 		if err != nil {
 			return err

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
-	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -62,18 +61,10 @@ const (
 	DriftUnknown = "unknown"
 )
 
-// Status reads the environment's units: head, live and last applied
-// revisions, drift, and how far each is behind its upstream.
-func (r *Rollout) Status(ctx context.Context, env traderx.Environment, o StatusOptions) (*EnvStatus, error) {
-	slug := env.Space(r.project())
-	sp, err := r.Hub.GetSpaceBySlug(ctx, slug)
-	if confighub.IsNotFound(err) {
-		return nil, inputf("environment %s is not installed in ConfigHub (space %s not found): run `%s`", env.Name, slug, r.next(hint.Install(env.Name)))
-
-	}
-	if err != nil {
-		return nil, err
-	}
+// Status reads the environment's units in its space sp: head, live and
+// last applied revisions, drift, and how far each is behind its upstream.
+func (r *Rollout) Status(ctx context.Context, sp *confighub.Space, env traderx.Environment, o StatusOptions) (*EnvStatus, error) {
+	slug := sp.Slug
 	if o.Refresh {
 		if _, err := r.Refresh(ctx, sp, o.Timeout); err != nil {
 			return nil, err
@@ -83,7 +74,7 @@ func (r *Rollout) Status(ctx context.Context, env traderx.Environment, o StatusO
 	if err != nil {
 		return nil, fmt.Errorf("list units of %s: %w", slug, err)
 	}
-	state, err := confighub.ReadSpace(ctx, r.Hub, slug)
+	state, err := confighub.ReadSpaceUnits(ctx, r.Hub, sp)
 	if err != nil {
 		return nil, err
 	}

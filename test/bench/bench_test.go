@@ -239,7 +239,12 @@ func changeEveryService(t *testing.T, w *world) {
 		}})
 	}
 	env, _ := traderx.LookupEnvironment("dev")
-	if _, err := r.EditUnits(context.Background(), env, "bench: every service to tag bench", false, edits...); err != nil {
+	ctx := context.Background()
+	sp, err := r.Space(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.EditUnits(ctx, sp, env, "bench: every service to tag bench", false, edits...); err != nil {
 		t.Fatal(err)
 	}
 }

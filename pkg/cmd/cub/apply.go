@@ -25,12 +25,11 @@ const applyExample = `  # Roll dev out tier by tier, verifying health after each
   %[1]s apply prod --yes`
 
 type applyOptions struct {
-	g          *globals
-	services   []string
-	yes        bool
-	noRefresh  bool
-	dryRun     bool
-	changeDesc string
+	g         *globals
+	env       traderx.Environment
+	services  []string
+	noRefresh bool
+	changeFlags
 	applyFlags
 }
 
@@ -61,65 +60,53 @@ terminal; without a terminal the command refuses to prompt.`,
 		Example:           fmt.Sprintf(applyExample, "cub traderx"),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cli.CompleteEnvironments,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args[0])
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.services, "services", nil, "Only these services' units, comma-separated (default: every unit)")
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.BoolVar(&o.dryRun, "dry-run", false, "Print which units would be applied and change nothing")
+	o.changeFlags.addTo(g, f, "Print which units would be applied and change nothing", "Description of the change, recorded on the release")
 	f.BoolVar(&o.noRefresh, "no-refresh", false, "Do not check the units live at head for drift (by default a dry-run refresh finds them and they are applied again)")
 	o.applyFlags.addTo(f)
-	g.approval.addTo(cmd)
-	f.StringVar(&o.changeDesc, "change-desc", "", "Description of the change, recorded on the release")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	return cmd
 }
 
-func (o *applyOptions) validate(name string) (traderx.Environment, error) {
-	env, err := traderx.LookupEnvironment(name)
-	if err != nil {
-		return env, cli.UsageError(err)
-	}
-	if _, err := traderx.LookupServices(o.services); err != nil {
-		return env, cli.UsageError(err)
-	}
-	return env, o.applyFlags.validate()
+// Complete resolves the environment.
+func (o *applyOptions) Complete(args []string) error {
+	var err error
+	o.env, err = lookupEnvironment(args[0])
+	return err
 }
 
-func (o *applyOptions) run(ctx context.Context, name string) error {
-	env, err := o.validate(name)
-	if err != nil {
-		return err
+// Validate checks the services and the apply tuning.
+func (o *applyOptions) Validate() error {
+	if _, err := traderx.LookupServices(o.services); err != nil {
+		return cli.UsageError(err)
 	}
+	return o.applyFlags.validate()
+}
+
+// Run applies the environment and prints the summary.
+func (o *applyOptions) Run(ctx context.Context) error {
+	env := o.env
 	start := o.g.env.Clock.Now()
-	s, err := o.g.open("apply")
+	s, err := o.g.begin(ctx, "apply", func() error {
+		return o.confirm(o.g, env, fmt.Sprintf("Apply to protected environment %s", env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes, o.dryRun, fmt.Sprintf("Apply to protected environment %s", env.Name)); err != nil {
-		return err
-	}
-	user, err := s.whoami(ctx)
+	gate, err := o.g.gate(ctx, env, !o.dryRun)
 	if err != nil {
 		return err
 	}
-	var gate rollout.Gate
-	if !o.dryRun {
-		if gate, err = o.g.gate(ctx, env); err != nil {
-			return err
-		}
-	}
-	r := s.rollout(gate)
-	r.User = user
 	opts := o.applyFlags.options(o.g)
 	opts.Services, opts.ChangeDesc, opts.DryRun, opts.Resume = o.services, o.changeDesc, o.dryRun,
 		hint.Apply(env.Name, o.services...).InProject(s.project).String()
 	opts.NoRefresh = o.noRefresh
 	o.g.resume = opts.Resume
-	res, err := r.Apply(ctx, env, opts)
+	res, err := s.rollout(gate).Apply(ctx, env, opts)
 	if err != nil {
 		var te *rollout.TierError
 		// An interrupted tier did not fail: its report would only say so.

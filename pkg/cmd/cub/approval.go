@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/finos/traderx-plugins/pkg/audit"
 	"github.com/finos/traderx-plugins/pkg/cli"
@@ -13,7 +13,7 @@ import (
 )
 
 // approvalFlags are --approved-by and --ticket, which every mutating verb
-// takes: a verb adds them with g.approval.addTo(cmd); the session stamps them,
+// takes, registered with the change flags (changeFlags.addTo); the session stamps them,
 // with the run ID, on every revision and release it writes (rollout.Stamp).
 // One value in globals serves every verb, since a process runs one command.
 type approvalFlags struct {
@@ -21,8 +21,7 @@ type approvalFlags struct {
 	ticket     string
 }
 
-func (a *approvalFlags) addTo(cmd *cobra.Command) {
-	fs := cmd.Flags()
+func (a *approvalFlags) addTo(fs *pflag.FlagSet) {
 	fs.StringVar(&a.approvedBy, "approved-by", "", "Who approved the change (recorded on the new revisions, the release and the log)")
 	fs.StringVar(&a.ticket, "ticket", "", "The change ticket that approved it, e.g. CHG-1234 (recorded like --approved-by)")
 }

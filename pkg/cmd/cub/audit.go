@@ -58,15 +58,7 @@ ended, and the rollback that undid the change. Read-only.
 		Example:           fmt.Sprintf(auditExample, "cub traderx"),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cli.CompleteEnvironments,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.since, "since", "90d", "Oldest change to list: a date, an RFC 3339 time or an age such as 90d")
@@ -121,7 +113,11 @@ func (o *auditOptions) Run(ctx context.Context) error {
 		return cli.Unavailable(fmt.Errorf("read the local logs: %w (use --log-dir)", err))
 	}
 	o.opts.Local = local
-	changes, err := s.rollout(nil).AuditTrail(ctx, o.env, o.opts)
+	sp, err := s.space(ctx, o.env)
+	if err != nil {
+		return err
+	}
+	changes, err := s.rollout(nil).AuditTrail(ctx, sp, o.env, o.opts)
 	if err != nil {
 		return s.explain(err)
 	}

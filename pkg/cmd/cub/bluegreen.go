@@ -36,17 +36,16 @@ const blueGreenExample = `  # Switch trade-service in dev to 1.4.0 on the standb
 
 // blueGreenOptions are the flags of `blue-green <service> <version> <env>`.
 type blueGreenOptions struct {
-	g                *globals
-	service, version string
-	env              traderx.Environment
-	yes, dryRun      bool
-	probe            bool
-	soak, soakEvery  time.Duration
-	standby, settle  time.Duration
-	timeout          time.Duration
-	retries          int
-	retryDelay       time.Duration
-	podLabels        map[string]string
+	g               *globals
+	svc             traderx.Service
+	version         string
+	env             traderx.Environment
+	probe           bool
+	soak, soakEvery time.Duration
+	standby         time.Duration
+	podLabels       map[string]string
+	changeFlags
+	applyFlags
 }
 
 func newBlueGreenCommand(g *globals) *cobra.Command {
@@ -87,30 +86,20 @@ Protected environments need --yes or a confirmation at a terminal.`,
 		Example:           fmt.Sprintf(blueGreenExample, "cub traderx"),
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: completeBlueGreenArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.BoolVar(&o.dryRun, "dry-run", false, "Print the plan and the unit diffs; change nothing")
+	o.changeFlags.addTo(g, f, "Print the plan and the unit diffs; change nothing", "")
+	o.applyFlags.addTo(f)
+	setUsage(f, "settle", "How long the new colour must stay ready before traffic switches (0: at the first ready check)")
+	setUsage(f, "timeout", "How long each apply, the new colour becoming ready and the endpoints following may take")
+	setUsage(f, "retries", "Retries of a failed apply or unreadable cluster")
 	f.BoolVar(&o.probe, "probe", false, "After the switch, GET the service's health endpoint through the API server's service proxy; a failure rolls back")
 	f.DurationVar(&o.soak, "soak", rollout.DefaultSoak, "How long to watch the new colour after the switch (0: no soak)")
 	f.DurationVar(&o.soakEvery, "soak-interval", rollout.DefaultSoakInterval, "How often the soak reads the cluster")
 	f.DurationVar(&o.standby, "standby", rollout.DefaultStandby, "How long the old colour stays up after a successful soak before it is scaled to zero")
-	f.DurationVar(&o.settle, "settle", rollout.DefaultSettle, "How long the new colour must stay ready before traffic switches (0: at the first ready check)")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply, the new colour becoming ready and the endpoints following may take")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
 	f.StringToStringVar(&o.podLabels, "pod-label", nil, "Extra label on the new colour's pod template, key=value (simulation aid: "+
 		"sim.traderx.finos.org/state=crashloop makes the local test cluster crash-loop the new pods)")
-	g.approval.addTo(cmd)
 	cmd.AddCommand(newBlueGreenStatusCommand(g), newBlueGreenAbortCommand(g))
 	return cmd
 }
@@ -145,83 +134,59 @@ func completeServiceThenEnv(_ *cobra.Command, args []string, _ string) ([]string
 	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
-// Complete resolves the arguments.
+// Complete resolves the service and the environment.
 func (o *blueGreenOptions) Complete(args []string) error {
-	o.service, o.version = args[0], args[1]
-	env, err := traderx.LookupEnvironment(args[2])
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	o.env = env
-	return nil
+	var err error
+	o.version = args[1]
+	o.svc, o.env, err = lookupBlueGreen(args[0], args[2])
+	return err
 }
 
 // Validate checks the input before anything is read.
 func (o *blueGreenOptions) Validate() error {
-	if _, err := rollout.BlueGreenService(o.service); err != nil {
-		return cli.UsageError(err)
-	}
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
-	for name, d := range map[string]time.Duration{"--soak": o.soak, "--standby": o.standby, "--settle": o.settle, "--retry-delay": o.retryDelay} {
-		if d < 0 {
-			return cli.Usagef("%s must not be negative, got %s", name, d)
-		}
+	switch {
+	case o.soak < 0:
+		return cli.Usagef("--soak must not be negative, got %s", o.soak)
+	case o.standby < 0:
+		return cli.Usagef("--standby must not be negative, got %s", o.standby)
+	case o.soakEvery <= 0:
+		return cli.Usagef("--soak-interval must be positive, got %s", o.soakEvery)
 	}
-	for name, d := range map[string]time.Duration{"--timeout": o.timeout, "--soak-interval": o.soakEvery} {
-		if d <= 0 {
-			return cli.Usagef("%s must be positive, got %s", name, d)
-		}
-	}
-	if o.retries < 0 {
-		return cli.Usagef("--retries must be 0 or more, got %d", o.retries)
-	}
-	return nil
-}
-
-// orNone turns an explicit 0 into rollout's "none" (-1); rollout reads 0
-// as "default".
-func orNone(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
+	return o.applyFlags.validate()
 }
 
 // Run performs the switch.
 func (o *blueGreenOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green")
+	s, err := o.g.begin(ctx, "blue-green", func() error {
+		return o.confirm(o.g, o.env, fmt.Sprintf("Switch %s to %s in protected environment %s", o.svc.Name, o.version, o.env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, o.dryRun, fmt.Sprintf("Switch %s to %s in protected environment %s", o.service, o.version, o.env.Name)); err != nil {
-		return err
-	}
-	user, err := s.whoami(ctx)
+	sp, err := s.space(ctx, o.env)
 	if err != nil {
+		s.log.Logger().Info("log: " + s.log.Path())
 		return err
 	}
-	opts := rollout.BlueGreenOptions{Service: o.service, Version: o.version, Timeout: o.timeout, PollInterval: o.g.env.PollInterval,
-		Settle: orNone(o.settle), Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
-		Retries: o.retries, RetryDelay: o.retryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
+	ao := o.applyFlags.options(o.g)
+	opts := rollout.BlueGreenOptions{Service: o.svc, Version: o.version, Timeout: ao.Timeout, PollInterval: ao.PollInterval,
+		Settle: ao.Settle, Soak: orNone(o.soak), SoakInterval: o.soakEvery, Standby: orNone(o.standby),
+		Retries: ao.Retries, RetryDelay: ao.RetryDelay, DryRun: o.dryRun, ExtraPodLabels: o.podLabels}
 	if !o.dryRun {
-		access, err := o.g.clusterAccess(ctx, o.env)
+		client, err := o.g.cluster(ctx, o.env)
 		if err != nil {
 			return err
 		}
-		opts.Cluster = SnapshotReader{Client: access.Client}
+		opts.Cluster = SnapshotReader{Client: client}
 		if o.probe {
-			opts.Prober = health.ServiceProxyProber{Client: access.Client}
+			opts.Prober = health.ServiceProxyProber{Client: client}
 		}
 	}
-	r := s.rollout(nil)
-	r.User = user
-	res, err := r.BlueGreen(ctx, o.env, opts)
+	res, err := s.rollout(nil).BlueGreen(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return explainBlueGreen(s, err)
@@ -229,7 +194,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 	out := o.g.streams.Out
 	switch {
 	case res.NothingToDo:
-		fmt.Fprintf(out, "%s: %s already serves %s from %s; nothing changed\n", o.env.Name, o.service, o.version, res.From)
+		fmt.Fprintf(out, "%s: %s already serves %s from %s; nothing changed\n", o.env.Name, o.svc.Name, o.version, res.From)
 	case res.DryRun:
 		if err := o.writePlan(out, res); err != nil {
 			return err
@@ -239,7 +204,7 @@ func (o *blueGreenOptions) Run(ctx context.Context) error {
 		if res.Release != nil {
 			rel = fmt.Sprintf("; release %d recorded (tag %s)", res.Release.Number, res.Release.Tag)
 		}
-		fmt.Fprintf(out, "%s: %s serves %s from %s (%d replicas); %s is at zero%s\n", o.env.Name, o.service, o.version, res.To, res.Replicas, res.From, rel)
+		fmt.Fprintf(out, "%s: %s serves %s from %s (%d replicas); %s is at zero%s\n", o.env.Name, o.svc.Name, o.version, res.To, res.Replicas, res.From, rel)
 	}
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
@@ -292,10 +257,9 @@ func (s SnapshotReader) Snapshot(ctx context.Context, namespace string) (*cluste
 }
 
 type blueGreenStatusOptions struct {
-	g       *globals
-	service string
-	env     traderx.Environment
-	output  *cli.OutputFlag
+	g *globals
+	blueGreenTarget
+	output *cli.OutputFlag
 }
 
 func newBlueGreenStatusCommand(g *globals) *cobra.Command {
@@ -311,25 +275,14 @@ Deployment. When the cluster cannot be read the ConfigHub part is still shown.`,
 		Example:           "  cub traderx blue-green status trade-service dev\n  cub traderx blue-green status reference-data prod -o json",
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	o.output.AddTo(cmd)
 	return cmd
 }
 
-// Complete resolves and checks the arguments.
-func (o *blueGreenStatusOptions) Complete(args []string) error {
-	var err error
-	if o.service, o.env, err = blueGreenTarget(args); err != nil {
-		return err
-	}
-	return o.output.Validate()
-}
+// Validate checks the output format.
+func (o *blueGreenStatusOptions) Validate() error { return o.output.Validate() }
 
 // Run prints the status.
 func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
@@ -338,13 +291,17 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
+	sp, err := s.space(ctx, o.env)
+	if err != nil {
+		return err
+	}
 	var reader rollout.Reader
-	if access, err := o.g.clusterAccess(ctx, o.env); err == nil {
-		reader = SnapshotReader{Client: access.Client}
+	if client, err := o.g.cluster(ctx, o.env); err == nil {
+		reader = SnapshotReader{Client: client}
 	} else {
 		s.log.Logger().Warn("cluster not read: " + err.Error())
 	}
-	st, err := s.rollout(nil).BlueGreenStatus(ctx, o.env, o.service, reader)
+	st, err := s.rollout(nil).BlueGreenStatus(ctx, sp, o.env, o.svc, reader)
 	if err != nil {
 		return s.explain(err)
 	}
@@ -392,13 +349,10 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 }
 
 type blueGreenAbortOptions struct {
-	g          *globals
-	service    string
-	env        traderx.Environment
-	yes        bool
-	timeout    time.Duration
-	retries    int
-	retryDelay time.Duration
+	g *globals
+	blueGreenTarget
+	changeFlags
+	retryFlags
 }
 
 func newBlueGreenAbortCommand(g *globals) *cobra.Command {
@@ -415,78 +369,70 @@ annotations on the Service unit are removed. No release is recorded.`,
 		Example:           "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply and the endpoints following may take")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
-	g.approval.addTo(cmd)
+	o.changeFlags.addTo(g, f, "", "")
+	o.retryFlags.addTo(f)
+	setUsage(f, "timeout", "How long each apply and the endpoints following may take")
+	setUsage(f, "retries", "Retries of a failed apply or unreadable cluster")
 	return cmd
 }
 
-// Complete resolves and checks the arguments.
-func (o *blueGreenAbortOptions) Complete(args []string) error {
-	var err error
-	if o.service, o.env, err = blueGreenTarget(args); err != nil {
-		return err
-	}
-	if o.timeout <= 0 {
-		return cli.Usagef("--timeout must be positive, got %s", o.timeout)
-	}
-	return nil
-}
+// Validate checks the apply tuning.
+func (o *blueGreenAbortOptions) Validate() error { return o.retryFlags.validate() }
 
 // Run performs the abort.
 func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green-abort")
+	s, err := o.g.begin(ctx, "blue-green-abort", func() error {
+		return o.g.confirm(o.env, o.yes, false, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.svc.Name, o.env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, false, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
+	sp, err := s.space(ctx, o.env)
+	if err != nil {
+		s.log.Logger().Info("log: " + s.log.Path())
 		return err
 	}
-	user, err := s.whoami(ctx)
+	client, err := o.g.cluster(ctx, o.env)
 	if err != nil {
 		return err
 	}
-	access, err := o.g.clusterAccess(ctx, o.env)
-	if err != nil {
-		return err
-	}
-	r := s.rollout(nil)
-	r.User = user
-	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: access.Client}, Timeout: o.timeout,
-		PollInterval: o.g.env.PollInterval, Retries: o.retries, RetryDelay: o.retryDelay}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
-	res, err := r.BlueGreenAbort(ctx, o.env, opts)
+	opts := rollout.BlueGreenAbortOptions{Service: o.svc, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
+		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
+	res, err := s.rollout(nil).BlueGreenAbort(ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)
 	}
-	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.service, res.Kept, res.ScaledDown, res.Reason)
+	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.svc.Name, res.Kept, res.ScaledDown, res.Reason)
 	s.log.Logger().Info("log: " + s.log.Path())
 	return nil
 }
 
-// blueGreenTarget resolves `<service> <env>`: an eligible service and a known
-// environment, else a usage error.
-func blueGreenTarget(args []string) (string, traderx.Environment, error) {
-	if _, err := rollout.BlueGreenService(args[0]); err != nil {
-		return "", traderx.Environment{}, cli.UsageError(err)
-	}
-	env, err := traderx.LookupEnvironment(args[1])
+// blueGreenTarget is the <service> <env> of blue-green status and abort,
+// resolved once in Complete.
+type blueGreenTarget struct {
+	svc traderx.Service
+	env traderx.Environment
+}
+
+// Complete resolves the arguments.
+func (t *blueGreenTarget) Complete(args []string) error {
+	var err error
+	t.svc, t.env, err = lookupBlueGreen(args[0], args[1])
+	return err
+}
+
+// lookupBlueGreen resolves a <service> and an <env> argument: an eligible
+// service and a known environment, else a usage error.
+func lookupBlueGreen(service, env string) (traderx.Service, traderx.Environment, error) {
+	svc, err := rollout.BlueGreenService(service)
 	if err != nil {
-		return "", env, cli.UsageError(err)
+		return svc, traderx.Environment{}, cli.UsageError(err)
 	}
-	return args[0], env, nil
+	e, err := lookupEnvironment(env)
+	return svc, e, err
 }

@@ -252,7 +252,7 @@ func TestGateClientIsReadOnly(t *testing.T) {
 	*g.kube.KubeConfig = testCluster.Kubeconfig
 	ctx := context.Background()
 	dev, _ := traderx.LookupEnvironment("dev")
-	gate, err := g.gate(ctx, dev)
+	gate, err := g.gate(ctx, dev, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,18 +59,20 @@ func (g *globals) logCluster(c envcluster.Cluster) {
 	}
 }
 
-// gate is the read-only health gate, judging each environment on its own
-// cluster. The environments the command changes are connected now, so a
-// wrong mapping stops the command before anything changes.
-func (g *globals) gate(ctx context.Context, envs ...traderx.Environment) (rollout.Gate, error) {
+// gate is the health gate of a run that applies (none when it does not:
+// dry runs, --no-apply): Env.Gate, else pkg/health judging each environment
+// on its own cluster. env, the one the command changes, is connected now,
+// so a wrong mapping stops the command before anything changes.
+func (g *globals) gate(ctx context.Context, env traderx.Environment, applies bool) (rollout.Gate, error) {
+	if !applies {
+		return nil, nil
+	}
 	if g.env.Gate != nil {
 		return g.env.Gate, nil
 	}
 	cg := &clusterGate{g: g, byEnv: map[string]HealthGate{}}
-	for _, env := range envs {
-		if _, err := cg.forEnv(ctx, env); err != nil {
-			return nil, err
-		}
+	if _, err := cg.forEnv(ctx, env); err != nil {
+		return nil, err
 	}
 	return cg, nil
 }
@@ -88,11 +90,11 @@ func (c *clusterGate) forEnv(ctx context.Context, env traderx.Environment) (Heal
 	if h, ok := c.byEnv[env.Name]; ok {
 		return h, nil
 	}
-	access, err := c.g.clusterAccess(ctx, env)
+	client, err := c.g.cluster(ctx, env)
 	if err != nil {
 		return HealthGate{}, err
 	}
-	h := HealthGate{Client: access.Client}
+	h := HealthGate{Client: client}
 	c.byEnv[env.Name] = h
 	return h, nil
 }
@@ -113,4 +115,13 @@ func (c *clusterGate) Stuck(ctx context.Context, env traderx.Environment, servic
 		return nil, err
 	}
 	return h.Stuck(ctx, env, services, since)
+}
+
+// Watch implements rollout.Watcher on env's cluster.
+func (c *clusterGate) Watch(ctx context.Context, env traderx.Environment) (rollout.Gate, <-chan struct{}, error) {
+	h, err := c.forEnv(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.Watch(ctx, env)
 }

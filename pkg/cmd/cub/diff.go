@@ -24,6 +24,7 @@ const diffExample = `  # What differs between dev and staging beyond the model's
 
 type diffOptions struct {
 	g        *globals
+	req      diffRequest
 	live     bool
 	exitCode bool
 	output   *cli.OutputFlag
@@ -63,9 +64,7 @@ there are.`,
 			}
 			return traderx.ServiceNames(), cobra.ShellCompDirectiveNoFileComp
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE: runVerb(o),
 	}
 	cmd.Flags().BoolVar(&o.live, "live", false, "Compare the environment's live state with its head data")
 	cmd.Flags().BoolVar(&o.exitCode, "exit-code", false, "Exit 1 when there are differences")
@@ -111,17 +110,24 @@ func (o *diffOptions) parse(args []string) (diffRequest, error) {
 	return req, nil
 }
 
-func (o *diffOptions) run(ctx context.Context, args []string) error {
-	req, err := o.parse(args)
-	if err != nil {
-		return err
-	}
+// Complete parses the arguments.
+func (o *diffOptions) Complete(args []string) error {
+	var err error
+	o.req, err = o.parse(args)
+	return err
+}
+
+// Validate checks the output format and --color.
+func (o *diffOptions) Validate() error {
 	if err := o.output.Validate(); err != nil {
 		return err
 	}
-	if err := o.g.color.Validate(); err != nil {
-		return err
-	}
+	return o.g.color.Validate()
+}
+
+// Run reads both sides and prints the diff.
+func (o *diffOptions) Run(ctx context.Context) error {
+	req := o.req
 	s, err := o.g.open("diff")
 	if err != nil {
 		return err

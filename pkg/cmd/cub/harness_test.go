@@ -3,6 +3,7 @@ package cub
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/finos/traderx-plugins/pkg/check"
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -38,6 +40,8 @@ type harness struct {
 	home    string
 	logDir  string
 	gate    rollout.Gate // nil: the real health gate over --kubeconfig
+	// cluster is Env.Cluster (nil: --kubeconfig's cluster).
+	cluster func(context.Context, traderx.Environment) (kubernetes.Interface, error)
 	ctx     context.Context
 }
 
@@ -117,21 +121,35 @@ func (h *harness) run(stdin string, args ...string) result {
 	h.t.Helper()
 	var out, errOut bytes.Buffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}
-	env := Env{
+	code := Run("cub-traderx", h.args(args, args[0] == "apply"), streams, h.cmdEnv(false))
+	return result{code, out.String(), errOut.String()}
+}
+
+// cmdEnv is the Env a run gets: the stand-in's credentials, quick retries
+// and polls, stdin a terminal or not.
+func (h *harness) cmdEnv(terminal bool) Env {
+	return Env{
 		Getenv:        func(k string) string { return h.env[k] },
 		HomeDir:       h.home,
 		Gate:          h.gate,
+		Cluster:       h.cluster,
 		ClientOptions: []confighub.Option{confighub.WithRetryPolicy(fastRetry()), confighub.WithWaitPolicy(fastWait())},
 		PollInterval:  300 * time.Millisecond,
+		IsTerminal:    func(io.Reader) bool { return terminal },
 	}
-	full := append([]string{}, args...)
-	full = append(full, "--log-dir", h.logDir)
-	if args[0] == "apply" {
+}
+
+// args adds the run's log directory, the test cluster's kubeconfig when the
+// real gate reads it, and with applies a short retry delay and a settle
+// (none with a fake gate, which does not flap).
+func (h *harness) args(args []string, applies bool) []string {
+	full := append(slices.Clone(args), "--log-dir", h.logDir)
+	if applies {
 		full = append(full, "--retry-delay", "50ms")
 		if !slices.Contains(args, "--settle") {
 			settle := "1s"
 			if h.gate != nil {
-				settle = "0s" // a fake gate does not flap
+				settle = "0s"
 			}
 			full = append(full, "--settle", settle)
 		}
@@ -139,8 +157,7 @@ func (h *harness) run(stdin string, args ...string) result {
 	if testCluster != nil && h.gate == nil {
 		full = append(full, "--kubeconfig", testCluster.Kubeconfig)
 	}
-	code := Run("cub-traderx", full, streams, env)
-	return result{code, out.String(), errOut.String()}
+	return full
 }
 
 // space returns a space by slug.

@@ -18,9 +18,12 @@ import (
 )
 
 type historyOptions struct {
-	g      *globals
-	max    int
-	output *cli.OutputFlag
+	g   *globals
+	env traderx.Environment
+	// service is the optional [service] argument (nil: the releases).
+	service *traderx.Service
+	max     int
+	output  *cli.OutputFlag
 }
 
 func newHistoryCommand(g *globals) *cobra.Command {
@@ -35,9 +38,7 @@ releases each belongs to. Read-only.`,
 		Example:           "  cub traderx history prod\n  cub traderx history prod trade-service --max 10\n  cub traderx history staging -o json",
 		Args:              cobra.RangeArgs(1, 2),
 		ValidArgsFunction: completeEnvThenService,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	cmd.Flags().IntVar(&o.max, "max", 0, "Show at most this many entries, newest first (0: all)")
 	o.output.AddTo(cmd)
@@ -52,22 +53,32 @@ func completeEnvThenService(cmd *cobra.Command, args []string, s string) ([]stri
 	return cli.CompleteEnvironments(cmd, args, s)
 }
 
-func (o *historyOptions) run(ctx context.Context, args []string) error {
-	env, err := traderx.LookupEnvironment(args[0])
-	if err != nil {
-		return cli.UsageError(err)
+// Complete resolves the environment and the optional service.
+func (o *historyOptions) Complete(args []string) error {
+	var err error
+	if o.env, err = lookupEnvironment(args[0]); err != nil {
+		return err
 	}
 	if len(args) == 2 {
-		if _, err := traderx.LookupService(args[1]); err != nil {
+		svc, err := traderx.LookupService(args[1])
+		if err != nil {
 			return cli.UsageError(err)
 		}
+		o.service = &svc
 	}
+	return nil
+}
+
+// Validate checks the flags.
+func (o *historyOptions) Validate() error {
 	if o.max < 0 {
 		return cli.Usagef("--max must be 0 or more, got %d", o.max)
 	}
-	if err := o.output.Validate(); err != nil {
-		return err
-	}
+	return o.output.Validate()
+}
+
+// Run lists the releases, or the service's unit revisions.
+func (o *historyOptions) Run(ctx context.Context) error {
 	s, err := o.g.open("history")
 	if err != nil {
 		return err
@@ -75,18 +86,18 @@ func (o *historyOptions) run(ctx context.Context, args []string) error {
 	defer s.close()
 	r := s.rollout(nil)
 	w := o.g.streams.Out
-	if len(args) == 2 {
-		revs, err := r.ServiceHistory(ctx, env, args[1], o.max)
+	if o.service != nil {
+		revs, err := r.ServiceHistory(ctx, o.env, o.service.Name, o.max)
 		if err != nil {
 			return s.explain(err)
 		}
-		return writeServiceHistory(w, o.output.Value, env, args[1], revs)
+		return writeServiceHistory(w, o.output.Value, o.env, o.service.Name, revs)
 	}
-	rels, err := r.History(ctx, env, o.max)
+	rels, err := r.History(ctx, o.env, o.max)
 	if err != nil {
 		return s.explain(err)
 	}
-	return writeHistory(w, o.output.Value, env, rels)
+	return writeHistory(w, o.output.Value, o.env, rels)
 }
 
 func writeHistory(w io.Writer, format string, env traderx.Environment, rels []rollout.ReleaseInfo) error {

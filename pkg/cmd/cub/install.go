@@ -23,8 +23,10 @@ const installExample = `  # Base space plus dev, staging and prod spaces, units,
   %[1]s install --envs dev --target sandbox --dry-run`
 
 type installOptions struct {
-	g      *globals
-	envs   []string
+	g *globals
+	// names are --envs; envs the environments they name, in promotion order.
+	names  []string
+	envs   []traderx.Environment
 	target string
 	dryRun bool
 }
@@ -48,15 +50,13 @@ Idempotent: what exists is kept (base units follow the model; environment
 units keep their own data), so a second run changes nothing and says so.`,
 		Example: fmt.Sprintf(installExample, "cub traderx"),
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context())
-		},
+		RunE:    runVerb(o),
 	}
-	cmd.Flags().StringSliceVar(&o.envs, "envs", traderx.EnvironmentNames(), "Environments to install, comma-separated")
+	cmd.Flags().StringSliceVar(&o.names, "envs", traderx.EnvironmentNames(), "Environments to install, comma-separated")
 	cmd.Flags().StringVar(&o.target, "target", "", "Kubernetes target in each environment space, advertised by its worker (default: the space's only one)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Print the plan and change nothing")
 	_ = cmd.RegisterFlagCompletionFunc("envs", cobra.FixedCompletions(traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp))
-	g.approval.addTo(cmd)
+	g.approval.addTo(cmd.Flags())
 	return cmd
 }
 
@@ -85,22 +85,26 @@ func environments(names []string) ([]traderx.Environment, error) {
 	return out, nil
 }
 
-func (o *installOptions) run(ctx context.Context) error {
-	envs, err := environments(o.envs)
-	if err != nil {
-		return err
-	}
+// Complete resolves --envs (install takes no arguments).
+func (o *installOptions) Complete([]string) error {
+	var err error
+	o.envs, err = environments(o.names)
+	return err
+}
+
+// Validate has nothing left to check: the target is looked up in ConfigHub.
+func (o *installOptions) Validate() error { return nil }
+
+// Run installs and prints the summary.
+func (o *installOptions) Run(ctx context.Context) error {
+	envs := o.envs
 	start := o.g.env.Clock.Now()
-	s, err := o.g.open("install")
+	s, err := o.g.begin(ctx, "install", nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if _, err := s.whoami(ctx); err != nil {
-		return err
-	}
-	r := s.rollout(nil)
-	res, err := r.Install(ctx, rollout.InstallOptions{Envs: envs, Target: o.target, DryRun: o.dryRun})
+	res, err := s.rollout(nil).Install(ctx, rollout.InstallOptions{Envs: envs, Target: o.target, DryRun: o.dryRun})
 	if err != nil {
 		var ie *rollout.InputError
 		if errors.As(err, &ie) {

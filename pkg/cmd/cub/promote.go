@@ -23,11 +23,11 @@ const promoteExample = `  # See what dev would bring to staging
   %[1]s promote staging prod --no-apply --yes`
 
 type promoteOptions struct {
-	g       *globals
-	yes     bool
-	dryRun  bool
-	noApply bool
-	output  *cli.OutputFlag
+	g        *globals
+	from, to traderx.Environment
+	noApply  bool
+	output   *cli.OutputFlag
+	changeFlags
 	applyFlags
 }
 
@@ -47,16 +47,12 @@ re-run continues an interrupted promotion.`,
 		Example:           fmt.Sprintf(promoteExample, "cub traderx"),
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeTwoEnvironments,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.BoolVar(&o.dryRun, "dry-run", false, "Show the changes that would be merged and change nothing")
+	o.changeFlags.addTo(g, f, "Show the changes that would be merged and change nothing", "")
 	f.BoolVar(&o.noApply, "no-apply", false, "Upgrade the units but do not apply them")
 	o.applyFlags.addTo(f)
-	g.approval.addTo(cmd)
 	o.output.AddTo(cmd)
 	return cmd
 }
@@ -68,36 +64,51 @@ func completeTwoEnvironments(_ *cobra.Command, args []string, _ string) ([]strin
 	return traderx.EnvironmentNames(), cobra.ShellCompDirectiveNoFileComp
 }
 
-func (o *promoteOptions) run(ctx context.Context, args []string) error {
-	from, err := traderx.LookupEnvironment(args[0])
-	if err != nil {
-		return cli.UsageError(err)
+// Complete resolves the two environments.
+func (o *promoteOptions) Complete(args []string) error {
+	var err error
+	if o.from, err = lookupEnvironment(args[0]); err != nil {
+		return err
 	}
-	to, err := traderx.LookupEnvironment(args[1])
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	if from.Name == to.Name {
-		return cli.Usagef("cannot promote %s into itself", from.Name)
+	o.to, err = lookupEnvironment(args[1])
+	return err
+}
+
+// Validate refuses a promotion into itself and checks the flags.
+func (o *promoteOptions) Validate() error {
+	if o.from.Name == o.to.Name {
+		return cli.Usagef("cannot promote %s into itself", o.from.Name)
 	}
 	if err := o.output.Validate(); err != nil {
 		return err
 	}
-	if err := o.applyFlags.validate(); err != nil {
-		return err
-	}
-	s, err := o.g.open("promote")
+	return o.applyFlags.validate()
+}
+
+// Run shows the plan, asks on a protected target, then promotes.
+func (o *promoteOptions) Run(ctx context.Context) error {
+	from, to := o.from, o.to
+	s, err := o.g.begin(ctx, "promote", nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if _, err := s.whoami(ctx); err != nil {
+	// The spaces are read once, after the chain is known to be right.
+	if err := s.rollout(nil).CheckPromotion(from, to); err != nil {
+		return s.explain(err)
+	}
+	src, err := s.space(ctx, from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.space(ctx, to)
+	if err != nil {
 		return err
 	}
 	colour := o.g.color.Enabled(o.g.streams.Out, o.g.env.Getenv)
 	// Show the plan first: the confirmation must come after the user has
 	// seen what they confirm.
-	plan, err := s.rollout(nil).Promote(ctx, from, to, rollout.PromoteOptions{DryRun: true, Colour: colour})
+	plan, err := s.rollout(nil).Promote(ctx, src, dst, from, to, rollout.PromoteOptions{DryRun: true, Colour: colour})
 	if err != nil {
 		return s.explain(err)
 	}
@@ -114,16 +125,14 @@ func (o *promoteOptions) run(ctx context.Context, args []string) error {
 	if err := o.g.confirm(to, o.yes, false, fmt.Sprintf("Promote %s into protected environment %s", from.Name, to.Name)); err != nil {
 		return err
 	}
-	var gate rollout.Gate
-	if !o.noApply {
-		if gate, err = o.g.gate(ctx, to); err != nil {
-			return err
-		}
+	gate, err := o.g.gate(ctx, to, !o.noApply)
+	if err != nil {
+		return err
 	}
 	ao := o.applyFlags.options(o.g)
 	ao.Resume = hint.Promote(from.Name, to.Name).InProject(s.project).String()
 	o.g.resume = ao.Resume
-	res, err := s.rollout(gate).Promote(ctx, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
+	res, err := s.rollout(gate).Promote(ctx, src, dst, from, to, rollout.PromoteOptions{NoApply: o.noApply, Apply: ao})
 	if err != nil {
 		return s.explain(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -17,7 +18,8 @@ const restartExample = `  # Roll every pod of trade-feed in dev
 
 type restartOptions struct {
 	g *globals
-	changeFlags
+	day2Target
+	day2Flags
 }
 
 func newRestartCommand(g *globals) *cobra.Command {
@@ -34,24 +36,21 @@ Deployment's rolling update strategy replaces the pods.`,
 		Example:           fmt.Sprintf(restartExample, "cub traderx"),
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeEnvService,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
-	o.changeFlags.addTo(cmd)
-	g.approval.addTo(cmd)
+	o.day2Flags.addTo(g, cmd)
 	return cmd
 }
 
-func (o *restartOptions) run(ctx context.Context, args []string) error {
-	env, svc, err := lookupEnvService(args[0], args[1])
-	if err != nil {
-		return err
-	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	return runChange(ctx, o.g, &o.changeFlags, "restart", env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.Restart(ctx, env, rollout.RestartOptions{Service: svc.Name, ChangeOptions: co})
+// Complete resolves the environment and the service.
+func (o *restartOptions) Complete(args []string) error { return o.day2Target.complete(args) }
+
+// Validate checks the flags.
+func (o *restartOptions) Validate() error { return o.applyFlags.validate() }
+
+// Run restarts and applies.
+func (o *restartOptions) Run(ctx context.Context) error {
+	return runChange(ctx, o.g, &o.day2Flags, "restart", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.Restart(ctx, sp, o.env, rollout.RestartOptions{Service: o.svc, ChangeOptions: co})
 	})
 }

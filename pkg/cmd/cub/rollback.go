@@ -27,11 +27,13 @@ const rollbackExample = `  # Back to the release before the latest (see: cub tra
   %[1]s rollback prod 5 --services trade-service --dry-run`
 
 type rollbackOptions struct {
-	g        *globals
+	g   *globals
+	env traderx.Environment
+	// release is the release to restore (0: the previous one).
+	release  int
 	services []string
-	yes      bool
-	dryRun   bool
 	output   *cli.OutputFlag
+	changeFlags
 	applyFlags
 }
 
@@ -55,63 +57,55 @@ or DEGRADED afterwards; a rollback that applied anything records a release
 		Example:           fmt.Sprintf(rollbackExample, "cub traderx"),
 		Args:              cobra.RangeArgs(1, 2),
 		ValidArgsFunction: cli.CompleteEnvironments,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.services, "services", nil, "Only these services' units (partial rollback)")
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.BoolVar(&o.dryRun, "dry-run", false, "Show unit: current revision → target revision and change nothing")
+	o.changeFlags.addTo(g, f, "Show unit: current revision → target revision and change nothing", "")
 	_ = cmd.RegisterFlagCompletionFunc("services", cli.CompleteServices)
 	o.applyFlags.addTo(f)
-	g.approval.addTo(cmd)
 	o.output.AddTo(cmd)
 	return cmd
 }
 
-// Complete parses the arguments.
-func (o *rollbackOptions) complete(args []string) (traderx.Environment, int, error) {
-	env, err := traderx.LookupEnvironment(args[0])
-	if err != nil {
-		return env, 0, cli.UsageError(err)
-	}
-	n := 0
-	if len(args) == 2 {
-		if n, err = strconv.Atoi(args[1]); err != nil || n < 1 {
-			return env, 0, cli.Usagef("release must be a positive number, got %q (see `%s`)", args[1], hint.History(env.Name))
-		}
-	}
-	if _, err := traderx.LookupServices(o.services); err != nil {
-		return env, 0, cli.UsageError(err)
-	}
-	if err := o.output.Validate(); err != nil {
-		return env, 0, err
-	}
-	return env, n, o.applyFlags.validate()
-}
-
-func (o *rollbackOptions) run(ctx context.Context, args []string) error {
-	env, n, err := o.complete(args)
-	if err != nil {
+// Complete resolves the environment and the release number.
+func (o *rollbackOptions) Complete(args []string) error {
+	var err error
+	if o.env, err = lookupEnvironment(args[0]); err != nil {
 		return err
 	}
-	s, err := o.g.open("rollback")
+	if len(args) == 2 {
+		if o.release, err = strconv.Atoi(args[1]); err != nil || o.release < 1 {
+			return cli.Usagef("release must be a positive number, got %q (see `%s`)", args[1], hint.History(o.env.Name))
+		}
+	}
+	return nil
+}
+
+// Validate checks the services and the flags.
+func (o *rollbackOptions) Validate() error {
+	if _, err := traderx.LookupServices(o.services); err != nil {
+		return cli.UsageError(err)
+	}
+	if err := o.output.Validate(); err != nil {
+		return err
+	}
+	return o.applyFlags.validate()
+}
+
+// Run restores the release and judges the environment.
+func (o *rollbackOptions) Run(ctx context.Context) error {
+	env, n := o.env, o.release
+	s, err := o.g.begin(ctx, "rollback", func() error {
+		return o.confirm(o.g, env, fmt.Sprintf("Roll back protected environment %s", env.Name))
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(env, o.yes, o.dryRun, fmt.Sprintf("Roll back protected environment %s", env.Name)); err != nil {
+	gate, err := o.g.gate(ctx, env, !o.dryRun)
+	if err != nil {
 		return err
-	}
-	if _, err := s.whoami(ctx); err != nil {
-		return err
-	}
-	var gate rollout.Gate
-	if !o.dryRun {
-		if gate, err = o.g.gate(ctx, env); err != nil {
-			return err
-		}
 	}
 	ao := o.applyFlags.options(o.g)
 	res, err := s.rollout(gate).Rollback(ctx, env, rollout.RollbackOptions{Release: n, Services: o.services, DryRun: o.dryRun, Apply: ao})

@@ -5,6 +5,7 @@ package cub
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -14,12 +15,14 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/envcluster"
 	"github.com/finos/traderx-plugins/pkg/plugins"
 	"github.com/finos/traderx-plugins/pkg/rollout"
+	"github.com/finos/traderx-plugins/pkg/traderx"
 )
 
 // Name is the plugin's binary name.
@@ -31,9 +34,14 @@ type Env struct {
 	HomeDir string
 	// Clock runs backoffs and gate polls (default: the wall clock).
 	Clock rollout.Clock
-	// Gate replaces the cluster health gate (tests); nil judges each
-	// environment on its own cluster (see globals.clusters).
+	// Gate replaces the cluster health gate (tests); nil builds one over
+	// Cluster.
 	Gate rollout.Gate
+	// Cluster returns the read-only client of the cluster an environment
+	// runs in, which health gates, blue-green and its status read. nil
+	// connects to --kubeconfig's --kube-context through cluster.Connect
+	// (whose transport refuses every write); tests pass a fake clientset.
+	Cluster func(ctx context.Context, env traderx.Environment) (kubernetes.Interface, error)
 	// ClientOptions are appended to the ConfigHub client options (tests
 	// shorten retries).
 	ClientOptions []confighub.Option

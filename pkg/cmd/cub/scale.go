@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -21,9 +22,11 @@ const scaleExample = `  # Three replicas of people-service in staging
   %[1]s scale prod people-service 0 --force --yes`
 
 type scaleOptions struct {
-	g     *globals
-	force bool
-	changeFlags
+	g *globals
+	day2Target
+	replicas int32
+	force    bool
+	day2Flags
 }
 
 func newScaleCommand(g *globals) *cobra.Command {
@@ -42,33 +45,37 @@ needs --force.`,
 		Example:           fmt.Sprintf(scaleExample, "cub traderx"),
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: completeEnvService,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	cmd.Flags().BoolVar(&o.force, "force", false, "Allow 0 replicas in a protected environment")
-	o.changeFlags.addTo(cmd)
-	g.approval.addTo(cmd)
+	o.day2Flags.addTo(g, cmd)
 	return cmd
 }
 
-func (o *scaleOptions) run(ctx context.Context, args []string) error {
-	env, svc, err := lookupEnvService(args[0], args[1])
-	if err != nil {
+// Complete resolves the environment, the service and the replica count.
+func (o *scaleOptions) Complete(args []string) error {
+	if err := o.day2Target.complete(args); err != nil {
 		return err
 	}
 	n, err := strconv.ParseInt(args[2], 10, 32)
 	if err != nil {
 		return cli.Usagef("replicas must be a whole number, got %q", args[2])
 	}
-	replicas := int32(n)
-	if err := rollout.CheckScale(env, svc, replicas, o.force); err != nil {
+	o.replicas = int32(n)
+	return nil
+}
+
+// Validate holds the model's limits and checks the flags.
+func (o *scaleOptions) Validate() error {
+	if err := rollout.CheckScale(o.env, o.svc, o.replicas, o.force); err != nil {
 		return cli.UsageError(err)
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	return runChange(ctx, o.g, &o.changeFlags, "scale", env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.Scale(ctx, env, rollout.ScaleOptions{Service: svc.Name, Replicas: replicas, Force: o.force, ChangeOptions: co})
+	return o.applyFlags.validate()
+}
+
+// Run scales and applies.
+func (o *scaleOptions) Run(ctx context.Context) error {
+	return runChange(ctx, o.g, &o.day2Flags, "scale", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.Scale(ctx, sp, o.env, rollout.ScaleOptions{Service: o.svc, Replicas: o.replicas, Force: o.force, ChangeOptions: co})
 	})
 }

@@ -23,6 +23,8 @@ type session struct {
 	client  *confighub.Client
 	log     *audit.Log
 	project string
+	// user is who the token belongs to, from the run's one GET /me (whoami).
+	user string
 	// progress shows the steps of applies and installs; console lines pass
 	// through it.
 	progress *progressView
@@ -84,25 +86,55 @@ func (s *session) close() {
 // With -v the console has every per-unit line instead of the progress.
 func (s *session) rollout(gate rollout.Gate) *rollout.Rollout {
 	r := &rollout.Rollout{Hub: s.client, Gate: gate, Clock: s.g.env.Clock, Log: s.log.Logger(), Audit: s.log, Project: s.project,
-		Stamp: s.stamp()}
+		User: s.user, Stamp: s.stamp()}
 	if !s.g.verbose {
 		r.Progress = s.progress
 	}
 	return r
 }
 
-// whoami checks the credentials (GET /me) and records the user on the log.
-func (s *session) whoami(ctx context.Context) (string, error) {
+// begin opens a session for a command that changes something: before any
+// request, check (a confirmation; nil: none) may refuse; then the
+// credentials are checked with the run's one GET /me, whose user the
+// session's rollouts record.
+func (g *globals) begin(ctx context.Context, command string, check func() error) (*session, error) {
+	s, err := g.open(command)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		err = check()
+	}
+	if err == nil {
+		err = s.whoami(ctx)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// whoami checks the credentials (GET /me) and records the user on the log
+// and the session.
+func (s *session) whoami(ctx context.Context) error {
 	m, err := s.client.Me(ctx)
 	if err != nil {
-		return "", s.explain(err)
+		return s.explain(err)
 	}
-	user := m.Username
-	if user == "" {
-		user = m.Slug
+	s.user = m.Username
+	if s.user == "" {
+		s.user = m.Slug
 	}
-	s.log.SetUser(user)
-	return user, nil
+	s.log.SetUser(s.user)
+	return nil
+}
+
+// space reads the environment's ConfigHub space, once per run: the
+// operations of the run take it (see rollout.Rollout.Space).
+func (s *session) space(ctx context.Context, env traderx.Environment) (*confighub.Space, error) {
+	sp, err := s.rollout(nil).Space(ctx, env)
+	return sp, s.explain(err)
 }
 
 // explain maps an error to its exit code with a line the user can act on.
@@ -136,6 +168,19 @@ func (s *session) explain(err error) error {
 		return cli.Unavailable(fmt.Errorf("cannot reach ConfigHub at %s (nothing more was changed): %w", s.creds.Server, err))
 	}
 	return cli.Failed(err)
+}
+
+// cluster is the read-only client of env's cluster: Env.Cluster, else the
+// client of env's own cluster through the mapping (see clusterAccess).
+func (g *globals) cluster(ctx context.Context, env traderx.Environment) (kubernetes.Interface, error) {
+	if g.env.Cluster != nil {
+		return g.env.Cluster(ctx, env)
+	}
+	access, err := g.clusterAccess(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return access.Client, nil
 }
 
 // HealthGate judges a tier's services with pkg/health over a read-only client.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 )
 
@@ -22,10 +23,12 @@ const setEnvExample = `  # Turn on debug logging of account-service in dev
   %[1]s set-env dev account-service PEOPLE_SERVICE_HOST=people-service --force`
 
 type setEnvOptions struct {
-	g     *globals
+	g *globals
+	day2Target
+	set   []rollout.EnvVar
 	unset []string
 	force bool
-	changeFlags
+	day2Flags
 }
 
 func newSetEnvCommand(g *globals) *cobra.Command {
@@ -48,44 +51,49 @@ Validations that failed before the change already are reported, not blamed.`,
 		Example:           fmt.Sprintf(setEnvExample, "cub traderx"),
 		Args:              cobra.MinimumNArgs(2),
 		ValidArgsFunction: completeEnvService,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.unset, "unset", nil, "Remove this variable (repeatable)")
 	f.BoolVar(&o.force, "force", false, "Allow changing variables the TraderX model owns (the result must still validate)")
-	o.changeFlags.addTo(cmd)
-	g.approval.addTo(cmd)
+	o.day2Flags.addTo(g, cmd)
 	return cmd
 }
 
-func (o *setEnvOptions) run(ctx context.Context, args []string) error {
-	env, svc, err := lookupEnvService(args[0], args[1])
-	if err != nil {
+// Complete resolves the environment and the service and parses KEY=VALUE.
+func (o *setEnvOptions) Complete(args []string) error {
+	if err := o.day2Target.complete(args); err != nil {
 		return err
 	}
-	set, err := rollout.ParseEnvAssignments(args[2:])
-	if err != nil {
+	var err error
+	if o.set, err = rollout.ParseEnvAssignments(args[2:]); err != nil {
 		return cli.UsageError(err)
 	}
-	if len(set) == 0 && len(o.unset) == 0 {
+	return nil
+}
+
+// Validate refuses an empty change and, without --force, variables the
+// model owns.
+func (o *setEnvOptions) Validate() error {
+	if len(o.set) == 0 && len(o.unset) == 0 {
 		return cli.Usagef("nothing to change: give KEY=VALUE arguments or --unset KEY")
 	}
 	var owned []string
-	for _, k := range append(envNames(set), o.unset...) {
-		if why := rollout.ModelOwnedEnv(svc, k); why != "" && !slices.Contains(owned, k) {
+	for _, k := range append(envNames(o.set), o.unset...) {
+		if why := rollout.ModelOwnedEnv(o.svc, k); why != "" && !slices.Contains(owned, k) {
 			owned = append(owned, fmt.Sprintf("%s (%s)", k, why))
 		}
 	}
 	if len(owned) > 0 && !o.force {
-		return cli.Usagef("refused: the TraderX model owns %s of %s: change the model, or pass --force (the result is validated either way)", strings.Join(owned, "; "), svc.Name)
+		return cli.Usagef("refused: the TraderX model owns %s of %s: change the model, or pass --force (the result is validated either way)", strings.Join(owned, "; "), o.svc.Name)
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	return runChange(ctx, o.g, &o.changeFlags, "set-env", env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.SetEnv(ctx, env, rollout.SetEnvOptions{Service: svc.Name, Set: set, Unset: o.unset, Force: o.force, ChangeOptions: co})
+	return o.applyFlags.validate()
+}
+
+// Run writes the variables, validated, and applies.
+func (o *setEnvOptions) Run(ctx context.Context) error {
+	return runChange(ctx, o.g, &o.day2Flags, "set-env", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.SetEnv(ctx, sp, o.env, rollout.SetEnvOptions{Service: o.svc, Set: o.set, Unset: o.unset, Force: o.force, ChangeOptions: co})
 	})
 }
 

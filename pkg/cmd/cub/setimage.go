@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/diff"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/rollout"
@@ -19,24 +20,35 @@ import (
 // The day-2 commands (set-image, scale, set-env, restart) share their flags
 // and their Run: changeFlags and runChange below.
 
-// changeFlags are the flags of every mutating day-2 command.
-type changeFlags struct {
-	yes        bool
-	dryRun     bool
-	changeDesc string
+// day2Flags are the flags of every day-2 command: the change group with
+// day-2's dry run (a diff) and description, and the apply tuning.
+type day2Flags struct {
+	changeFlags
 	applyFlags
 }
 
-func (f *changeFlags) addTo(cmd *cobra.Command) {
+func (f *day2Flags) addTo(g *globals, cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.BoolVar(&f.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "Show the change as a diff of the unit data and write nothing")
-	fs.StringVar(&f.changeDesc, "change-desc", "", "Why: appended to the change description on the new revisions and the release")
+	f.changeFlags.addTo(g, fs, "Show the change as a diff of the unit data and write nothing",
+		"Why: appended to the change description on the new revisions and the release")
 	f.applyFlags.addTo(fs)
 }
 
-func (f *changeFlags) options(g *globals) rollout.ChangeOptions {
+func (f *day2Flags) options(g *globals) rollout.ChangeOptions {
 	return rollout.ChangeOptions{ChangeDesc: f.changeDesc, DryRun: f.dryRun, Apply: f.applyFlags.options(g)}
+}
+
+// day2Target is the <env> <service> every day-2 command starts with,
+// resolved once in Complete.
+type day2Target struct {
+	env traderx.Environment
+	svc traderx.Service
+}
+
+func (t *day2Target) complete(args []string) error {
+	var err error
+	t.env, t.svc, err = lookupEnvService(args[0], args[1])
+	return err
 }
 
 // lookupEnvService resolves the <env> <service> arguments (bad input: exit 2).
@@ -53,29 +65,33 @@ func lookupEnvService(envName, svcName string) (traderx.Environment, traderx.Ser
 }
 
 // changeOp is one day-2 operation over the orchestrator.
-type changeOp func(ctx context.Context, r *rollout.Rollout, o rollout.ChangeOptions) (*rollout.ChangeResult, error)
+type changeOp func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, o rollout.ChangeOptions) (*rollout.ChangeResult, error)
 
 // runChange is the Run of every day-2 command: credentials and log, the
 // confirmation of a protected environment (after showing the change), the
 // operation, then the diff and a summary. Exit codes: 0 done (or nothing to
 // do), 1 the change failed (health gate, validation, refused confirmation),
 // 2 bad input, 3 ConfigHub or the cluster unreachable.
-func runChange(ctx context.Context, g *globals, f *changeFlags, command string, env traderx.Environment, op changeOp) error {
+func runChange(ctx context.Context, g *globals, f *day2Flags, command string, env traderx.Environment, op changeOp) error {
 	if err := g.color.Validate(); err != nil {
 		return err
 	}
-	s, err := g.open(command)
+	confirm := env.Protected && !f.yes && !f.dryRun
+	s, err := g.begin(ctx, command, func() error {
+		if confirm && !g.env.IsTerminal(g.streams.In) {
+			return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes to %s", env.Name, command)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	confirm := env.Protected && !f.yes && !f.dryRun
-	if confirm && !g.env.IsTerminal(g.streams.In) {
-		return cli.Usagef("%s is a protected environment: confirmation needed, but stdin is not a terminal; pass --yes to %s", env.Name, command)
-	}
-	user, err := s.whoami(ctx)
+	// The space is read once: the preview, the change and its apply all
+	// work in it.
+	sp, err := s.space(ctx, env)
 	if err != nil {
-		return err
+		return reportChangeError(s, err)
 	}
 	out := g.streams.Out
 	colour := g.color.Enabled(out, g.env.Getenv)
@@ -85,7 +101,7 @@ func runChange(ctx context.Context, g *globals, f *changeFlags, command string, 
 		// Show what will change, then ask.
 		preview := opts
 		preview.DryRun = true
-		res, err := op(ctx, s.rollout(nil), preview)
+		res, err := op(ctx, s.rollout(nil), sp, preview)
 		if err != nil {
 			return reportChangeError(s, err)
 		}
@@ -96,18 +112,14 @@ func runChange(ctx context.Context, g *globals, f *changeFlags, command string, 
 		if err := g.confirm(env, false, false, fmt.Sprintf("Change protected environment %s", env.Name)); err != nil {
 			return err
 		}
-	} else if err := g.confirm(env, f.yes, f.dryRun, ""); err != nil {
+	} else if err := f.confirm(g, env, ""); err != nil {
 		return err
 	}
-	var gate rollout.Gate
-	if !f.dryRun {
-		if gate, err = g.gate(ctx, env); err != nil {
-			return err
-		}
+	gate, err := g.gate(ctx, env, !f.dryRun)
+	if err != nil {
+		return err
 	}
-	r := s.rollout(gate)
-	r.User = user
-	res, err := op(ctx, r, opts)
+	res, err := op(ctx, s.rollout(gate), sp, opts)
 	// The diff shows what was written (also when the apply then failed), or
 	// what would be in a dry run.
 	if res != nil && !shown && (err == nil || res.DryRun || written(res)) {
@@ -245,9 +257,11 @@ const setImageExample = `  # A new version of a service (its Deployment unit, ap
   %[1]s set-image prod account-service 1.4.2 --dry-run`
 
 type setImageOptions struct {
-	g          *globals
+	g *globals
+	day2Target
+	tag        string
 	allColours bool
-	changeFlags
+	day2Flags
 }
 
 func newSetImageCommand(g *globals) *cobra.Command {
@@ -270,13 +284,10 @@ command that rolls the environment back ('cub traderx rollback <env>').`,
 		Example:           fmt.Sprintf(setImageExample, "cub traderx"),
 		Args:              cobra.ExactArgs(3),
 		ValidArgsFunction: completeEnvService,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args)
-		},
+		RunE:              runVerb(o),
 	}
 	cmd.Flags().BoolVar(&o.allColours, "all-colours", false, "For a blue-green service: change both colours' units in place")
-	o.changeFlags.addTo(cmd)
-	g.approval.addTo(cmd)
+	o.day2Flags.addTo(g, cmd)
 	return cmd
 }
 
@@ -286,34 +297,39 @@ command that rolls the environment back ('cub traderx rollback <env>').`,
 // simulation label; only tests of this package set it, real runs never do.
 type podLabelsForTag struct{}
 
-func (o *setImageOptions) run(ctx context.Context, args []string) error {
-	env, svc, err := lookupEnvService(args[0], args[1])
-	if err != nil {
-		return err
-	}
-	tag := args[2]
-	if err := rollout.ValidateTag(tag); err != nil {
+// Complete resolves the environment and the service.
+func (o *setImageOptions) Complete(args []string) error {
+	o.tag = args[2]
+	return o.day2Target.complete(args)
+}
+
+// Validate checks the tag and the flags, and refuses a blue-green service
+// without --all-colours.
+func (o *setImageOptions) Validate() error {
+	if err := rollout.ValidateTag(o.tag); err != nil {
 		return cli.UsageError(err)
 	}
-	if err := o.validate(); err != nil {
+	if err := o.applyFlags.validate(); err != nil {
 		return err
 	}
-	if svc.BlueGreen && !o.allColours {
+	if o.svc.BlueGreen && !o.allColours {
 		project, err := traderx.ResolveProject(o.g.project, o.g.env.Getenv)
 		if err != nil {
 			return cli.UsageError(err)
 		}
-		return cli.UsageError(rollout.BlueGreenImageError(env, svc, project))
+		return cli.UsageError(rollout.BlueGreenImageError(o.env, o.svc, project))
+	}
+	return nil
+}
 
-	}
+// Run changes the image and applies it.
+func (o *setImageOptions) Run(ctx context.Context) error {
 	var labels map[string]string
-	if ctx != nil {
-		if f, ok := ctx.Value(podLabelsForTag{}).(func(string) map[string]string); ok {
-			labels = f(tag)
-		}
+	if f, ok := ctx.Value(podLabelsForTag{}).(func(string) map[string]string); ok {
+		labels = f(o.tag)
 	}
-	return runChange(ctx, o.g, &o.changeFlags, "set-image", env, func(ctx context.Context, r *rollout.Rollout, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
-		return r.SetImage(ctx, env, rollout.SetImageOptions{Service: svc.Name, Tag: tag, AllColours: o.allColours, PodLabels: labels, ChangeOptions: co})
+	return runChange(ctx, o.g, &o.day2Flags, "set-image", o.env, func(ctx context.Context, r *rollout.Rollout, sp *confighub.Space, co rollout.ChangeOptions) (*rollout.ChangeResult, error) {
+		return r.SetImage(ctx, sp, o.env, rollout.SetImageOptions{Service: o.svc, Tag: o.tag, AllColours: o.allColours, PodLabels: labels, ChangeOptions: co})
 	})
 }
 

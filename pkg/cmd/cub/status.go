@@ -33,6 +33,7 @@ const statusExample = `  # The units that need something first
 
 type statusOptions struct {
 	g       *globals
+	env     traderx.Environment
 	output  *cli.OutputFlag
 	refresh bool
 	timeout time.Duration
@@ -62,9 +63,7 @@ drifted units again, which repairs them.`,
 		Example:           fmt.Sprintf(statusExample, "cub traderx"),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cli.CompleteEnvironments,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), args[0])
-		},
+		RunE:              runVerb(o),
 	}
 	o.output.AddTo(cmd)
 	cmd.Flags().BoolVar(&o.refresh, "refresh", false, "have the worker compare the live objects with ConfigHub first (a dry-run refresh)")
@@ -72,20 +71,28 @@ drifted units again, which repairs them.`,
 	return cmd
 }
 
-func (o *statusOptions) run(ctx context.Context, name string) error {
-	env, err := traderx.LookupEnvironment(name)
-	if err != nil {
-		return cli.UsageError(err)
-	}
-	if err := o.output.Validate(); err != nil {
-		return err
-	}
+// Complete resolves the environment.
+func (o *statusOptions) Complete(args []string) error {
+	var err error
+	o.env, err = lookupEnvironment(args[0])
+	return err
+}
+
+// Validate checks the output format.
+func (o *statusOptions) Validate() error { return o.output.Validate() }
+
+// Run reads and prints the status.
+func (o *statusOptions) Run(ctx context.Context) error {
 	s, err := o.g.open("status")
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	st, err := s.rollout(nil).Status(ctx, env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
+	sp, err := s.space(ctx, o.env)
+	if err != nil {
+		return err
+	}
+	st, err := s.rollout(nil).Status(ctx, sp, o.env, rollout.StatusOptions{Refresh: o.refresh, Timeout: o.timeout})
 	if err != nil {
 		return s.explain(err)
 	}
