@@ -227,7 +227,8 @@ func TestBlueGreenSwitchOnControlPlane(t *testing.T) {
 		t.Errorf("release description %q", rel.Annotations["description"])
 	}
 	// The cluster client of the command refuses writes.
-	g := &globals{env: Env{}.withDefaults(), kube: newKubeFlags()}
+	// No mapping file, no environment: the kubeconfig's current context.
+	g := &globals{env: Env{Getenv: func(string) string { return "" }, HomeDir: t.TempDir()}.withDefaults(), kube: newKubeFlags()}
 	*g.kube.KubeConfig = testCluster.Kubeconfig
 	dev, _ := traderx.LookupEnvironment("dev")
 	client, err := g.cluster(h.ctx, dev)
