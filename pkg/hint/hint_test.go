@@ -45,6 +45,9 @@ func every() map[string][]hint.Command {
 			if s.BlueGreen {
 				add("BlueGreen", hint.BlueGreen(s.Name, hint.Version, e))
 				add("BlueGreenAbort", hint.BlueGreenAbort(s.Name, e))
+				add("Canary", hint.Canary(s.Name, hint.Version, e))
+				add("CanaryPromote", hint.CanaryPromote(s.Name, e))
+				add("CanaryAbort", hint.CanaryAbort(s.Name, e))
 			}
 		}
 	}

@@ -50,6 +50,9 @@ func (r *Rollout) BlueGreenAbort(ctx context.Context, env traderx.Environment, o
 	if err != nil {
 		return nil, err
 	}
+	if err := r.refuseDuringCanary(st, env, svc); err != nil {
+		return nil, err
+	}
 	if _, err := r.user(ctx); err != nil {
 		return nil, err
 	}
