@@ -3,10 +3,10 @@ package rollout_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
