@@ -51,7 +51,7 @@ type CanaryOptions struct {
 	// Analysis, when set, must stay true at every sample.
 	Analysis Analyzer
 	// InconclusiveLimit is how many inconclusive analyses in a row are
-	// tolerated; one more fails the step (default 3).
+	// tolerated; one more fails the step (default 3; negative: none).
 	InconclusiveLimit int
 	// Standby is how long the old colour keeps running, unselected, after
 	// the last step before it is scaled to zero (default 60s).
@@ -78,6 +78,7 @@ func (o *CanaryOptions) defaults() {
 	if o.InconclusiveLimit == 0 {
 		o.InconclusiveLimit = DefaultInconclusiveLimit
 	}
+	o.InconclusiveLimit = max(o.InconclusiveLimit, 0)
 	if len(o.Steps) == 0 {
 		o.Steps, _ = ParseSteps(DefaultCanarySteps)
 	}

@@ -161,6 +161,7 @@ is the same as --kube-context.
 		newRestartCommand(g),
 		newDiffCommand(g),
 		newBlueGreenCommand(g),
+		newCanaryCommand(g),
 	)
 	g.interruptible(root)
 	return root, g
