@@ -20,6 +20,20 @@ type BlueGreenAbortOptions struct {
 	RetryDelay   time.Duration
 }
 
+// check resolves the service and the options of the colour helpers.
+func (o BlueGreenAbortOptions) check() (BlueGreenOptions, traderx.Service, error) {
+	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
+	bo.defaults()
+	svc, err := BlueGreenService(o.Service)
+	if err != nil {
+		return bo, svc, err
+	}
+	if o.Cluster == nil {
+		return bo, svc, errors.New("rollout: an abort needs a cluster reader")
+	}
+	return bo, svc, nil
+}
+
 // BlueGreenAbortResult says what abort kept.
 type BlueGreenAbortResult struct {
 	Environment string        `json:"environment"`
@@ -37,14 +51,9 @@ type BlueGreenAbortResult struct {
 // the other colour when that one is; with neither healthy it keeps the
 // preferred one (scaled up if needed) and fails if it does not become ready.
 func (r *Rollout) BlueGreenAbort(ctx context.Context, env traderx.Environment, o BlueGreenAbortOptions) (*BlueGreenAbortResult, error) {
-	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
-	bo.defaults()
-	svc, err := BlueGreenService(o.Service)
+	bo, svc, err := o.check()
 	if err != nil {
 		return nil, err
-	}
-	if o.Cluster == nil {
-		return nil, errors.New("rollout: blue-green abort needs a cluster reader")
 	}
 	st, err := r.blueGreenState(ctx, env, svc)
 	if err != nil {

@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,14 +18,9 @@ import (
 // in another process stops at its next analysis sample when it sees the
 // run ended. The options and the result are blue-green abort's.
 func (r *Rollout) CanaryAbort(ctx context.Context, env traderx.Environment, o BlueGreenAbortOptions) (*BlueGreenAbortResult, error) {
-	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
-	bo.defaults()
-	svc, err := BlueGreenService(o.Service)
+	bo, svc, err := o.check()
 	if err != nil {
 		return nil, err
-	}
-	if o.Cluster == nil {
-		return nil, errors.New("rollout: canary abort needs a cluster reader")
 	}
 	st, run, err := r.canaryState(ctx, env, svc)
 	if err != nil {

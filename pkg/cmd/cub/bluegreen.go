@@ -163,15 +163,9 @@ func (o *blueGreenOptions) Validate() error {
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
-	for name, d := range map[string]time.Duration{"--soak": o.soak, "--standby": o.standby, "--settle": o.settle, "--retry-delay": o.retryDelay} {
-		if d < 0 {
-			return cli.Usagef("%s must not be negative, got %s", name, d)
-		}
-	}
-	for name, d := range map[string]time.Duration{"--timeout": o.timeout, "--soak-interval": o.soakEvery} {
-		if d <= 0 {
-			return cli.Usagef("%s must be positive, got %s", name, d)
-		}
+	if err := checkDurations(map[string]time.Duration{"--soak": o.soak, "--standby": o.standby, "--settle": o.settle, "--retry-delay": o.retryDelay},
+		map[string]time.Duration{"--timeout": o.timeout, "--soak-interval": o.soakEvery}); err != nil {
+		return err
 	}
 	if o.retries < 0 {
 		return cli.Usagef("--retries must be 0 or more, got %d", o.retries)
@@ -347,13 +341,7 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	var reader rollout.Reader
-	if access, err := o.g.clusterAccess(); err == nil {
-		reader = SnapshotReader{Client: access.Client}
-	} else {
-		s.log.Logger().Warn("cluster not read: " + err.Error())
-	}
-	st, err := s.rollout(nil).BlueGreenStatus(ctx, o.env, o.service, reader)
+	st, err := s.rollout(nil).BlueGreenStatus(ctx, o.env, o.service, s.statusReader())
 	if err != nil {
 		return s.explain(err)
 	}
@@ -400,8 +388,13 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 	return nil
 }
 
-type blueGreenAbortOptions struct {
+// colourAbortOptions are the flags of `blue-green abort` and `canary abort`:
+// both bring a service to one colour through rollout, and differ only in
+// which run they end.
+type colourAbortOptions struct {
 	g          *globals
+	verb       string // the parent command: blue-green or canary
+	abort      func(*rollout.Rollout, context.Context, traderx.Environment, rollout.BlueGreenAbortOptions) (*rollout.BlueGreenAbortResult, error)
 	service    string
 	env        traderx.Environment
 	yes        bool
@@ -411,8 +404,7 @@ type blueGreenAbortOptions struct {
 }
 
 func newBlueGreenAbortCommand(g *globals) *cobra.Command {
-	o := &blueGreenAbortOptions{g: g}
-	cmd := &cobra.Command{
+	return newColourAbortCommand(&colourAbortOptions{g: g, verb: "blue-green", abort: (*rollout.Rollout).BlueGreenAbort}, &cobra.Command{
 		Use:   "abort <service> <env>",
 		Short: "Bring an interrupted blue-green to a consistent state: the Service on one healthy colour, the other at zero",
 		Long: `Ends an unfinished blue-green run (or repairs an inconsistent service) through
@@ -421,15 +413,20 @@ the other colour's unit is scaled to zero. It keeps the colour that served
 before the run (the new one if the run had passed its soak) when that colour's
 Deployment is healthy, else the other one when that one is. The run's
 annotations on the Service unit are removed. No release is recorded.`,
-		Example:           "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
-		Args:              cobra.ExactArgs(2),
-		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		Example: "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
+	})
+}
+
+// newColourAbortCommand completes cmd (its texts set) with the arguments,
+// flags and run of an abort.
+func newColourAbortCommand(o *colourAbortOptions, cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(2)
+	cmd.ValidArgsFunction = completeServiceThenEnv
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(args); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
@@ -440,7 +437,7 @@ annotations on the Service unit are removed. No release is recorded.`,
 }
 
 // Complete resolves and checks the arguments.
-func (o *blueGreenAbortOptions) Complete(args []string) error {
+func (o *colourAbortOptions) Complete(args []string) error {
 	var err error
 	if o.service, o.env, err = blueGreenTarget(args); err != nil {
 		return err
@@ -452,13 +449,13 @@ func (o *blueGreenAbortOptions) Complete(args []string) error {
 }
 
 // Run performs the abort.
-func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green-abort")
+func (o *colourAbortOptions) Run(ctx context.Context) error {
+	s, err := o.g.open(o.verb + "-abort")
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.service, o.env.Name)); err != nil {
+	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the %s of %s in protected environment %s", o.verb, o.service, o.env.Name)); err != nil {
 		return err
 	}
 	user, err := s.whoami(ctx)
@@ -476,7 +473,7 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	if o.retries == 0 {
 		opts.Retries = -1
 	}
-	res, err := r.BlueGreenAbort(ctx, o.env, opts)
+	res, err := o.abort(r, ctx, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)

@@ -138,15 +138,9 @@ func (o *canaryOptions) Validate() error {
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
-	for name, d := range map[string]time.Duration{"--step-duration": o.stepDuration, "--standby": o.standby, "--retry-delay": o.retryDelay} {
-		if d < 0 {
-			return cli.Usagef("%s must not be negative, got %s", name, d)
-		}
-	}
-	for name, d := range map[string]time.Duration{"--timeout": o.timeout, "--analysis-interval": o.analysisEvery} {
-		if d <= 0 {
-			return cli.Usagef("%s must be positive, got %s", name, d)
-		}
+	if err := checkDurations(map[string]time.Duration{"--step-duration": o.stepDuration, "--standby": o.standby, "--retry-delay": o.retryDelay},
+		map[string]time.Duration{"--timeout": o.timeout, "--analysis-interval": o.analysisEvery}); err != nil {
+		return err
 	}
 	if o.retries < 0 || o.inconclusiveLimit < 0 {
 		return cli.Usagef("--retries and --inconclusive-limit must be 0 or more, got %d and %d", o.retries, o.inconclusiveLimit)
@@ -289,13 +283,7 @@ func (o *canaryStatusOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	var reader rollout.Reader
-	if access, err := o.g.clusterAccess(); err == nil {
-		reader = SnapshotReader{Client: access.Client}
-	} else {
-		s.log.Logger().Warn("cluster not read: " + err.Error())
-	}
-	v, err := s.rollout(nil).CanaryStatus(ctx, o.env, o.service, reader)
+	v, err := s.rollout(nil).CanaryStatus(ctx, o.env, o.service, s.statusReader())
 	if err != nil {
 		return s.explain(err)
 	}
@@ -401,19 +389,8 @@ func (o *canaryPromoteOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-type canaryAbortOptions struct {
-	g          *globals
-	service    string
-	env        traderx.Environment
-	yes        bool
-	timeout    time.Duration
-	retries    int
-	retryDelay time.Duration
-}
-
 func newCanaryAbortCommand(g *globals) *cobra.Command {
-	o := &canaryAbortOptions{g: g}
-	cmd := &cobra.Command{
+	return newColourAbortCommand(&colourAbortOptions{g: g, verb: "canary", abort: (*rollout.Rollout).CanaryAbort}, &cobra.Command{
 		Use:   "abort <service> <env>",
 		Short: "End a canary: the old colour back to full replicas and selected alone, the new one at zero",
 		Long: `Ends the unfinished canary of the service through ConfigHub. Before its last
@@ -422,58 +399,6 @@ selected alone, and the new colour's unit is scaled to zero; after it (release
 recorded, old colour on standby) the new colour stays and the old one is scaled
 to zero. The run's annotations are removed; no release is recorded. A canary
 still running elsewhere stops at its next analysis sample.`,
-		Example:           "  cub traderx canary abort trade-service dev\n  cub traderx canary abort trade-service prod --yes",
-		Args:              cobra.ExactArgs(2),
-		ValidArgsFunction: completeServiceThenEnv,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.service, o.env, err = blueGreenTarget(args); err != nil {
-				return err
-			}
-			if o.timeout <= 0 {
-				return cli.Usagef("--timeout must be positive, got %s", o.timeout)
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&o.yes, "yes", false, "Confirm a change to a protected environment without asking")
-	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long each apply, the old colour becoming ready and the endpoints following may take")
-	f.IntVar(&o.retries, "retries", rollout.DefaultRetries, "Retries of a failed apply or unreadable cluster")
-	f.DurationVar(&o.retryDelay, "retry-delay", rollout.DefaultRetryDelay, "First retry delay; doubles on each retry")
-	return cmd
-}
-
-// Run performs the abort.
-func (o *canaryAbortOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("canary-abort")
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if err := o.g.confirm(o.env, o.yes, fmt.Sprintf("Abort the canary of %s in protected environment %s", o.service, o.env.Name)); err != nil {
-		return err
-	}
-	user, err := s.whoami(ctx)
-	if err != nil {
-		return err
-	}
-	access, err := o.g.clusterAccess()
-	if err != nil {
-		return err
-	}
-	r := s.rollout(nil)
-	r.User = user
-	opts := rollout.BlueGreenAbortOptions{Service: o.service, Cluster: SnapshotReader{Client: access.Client}, Timeout: o.timeout,
-		PollInterval: o.g.env.PollInterval, Retries: o.retries, RetryDelay: o.retryDelay}
-	if o.retries == 0 {
-		opts.Retries = -1
-	}
-	res, err := r.CanaryAbort(ctx, o.env, opts)
-	s.log.Logger().Info("log: " + s.log.Path())
-	if err != nil {
-		return s.explain(err)
-	}
-	fmt.Fprintf(o.g.streams.Out, "%s: %s serves from %s, %s is at zero (%s)\n", o.env.Name, o.service, res.Kept, res.ScaledDown, res.Reason)
-	return nil
+		Example: "  cub traderx canary abort trade-service dev\n  cub traderx canary abort trade-service prod --yes",
+	})
 }

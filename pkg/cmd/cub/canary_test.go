@@ -140,6 +140,20 @@ func TestCanaryInterruptedOnControlPlane(t *testing.T) {
 		t.Fatalf("resume: %s", r)
 	}
 	waitBG(t, h, ro, "green", 1)
+
+	// Interrupted again, `canary abort` brings green back alone.
+	ctx, cancel = context.WithCancel(h.ctx)
+	defer cancel()
+	ro2.Log = slog.New(cancelOn{cancel: cancel, marker: "step 1 analysis"})
+	if _, err := ro2.Canary(ctx, dev, rollout.CanaryOptions{Service: bgService, Version: "2.0.1", Cluster: SnapshotReader{Client: ro},
+		StepDuration: time.Minute, AnalysisInterval: time.Second, PollInterval: 300 * time.Millisecond, RetryDelay: 50 * time.Millisecond}); err == nil {
+		t.Fatal("want an interruption at step 1")
+	}
+	r = h.run("", "canary", "abort", bgService, "dev", "--retry-delay", "50ms")
+	if r.code != 0 || !strings.Contains(r.stdout, "reference-data serves from green, blue is at zero (green served before the canary to 2.0.1)") {
+		t.Fatalf("abort: %s", r)
+	}
+	waitBG(t, h, ro, "green", 1)
 }
 
 // Input errors exit 2 before anything changes; a dry run prints the plan
