@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/finos/traderx-plugins/pkg/hint"
 )
 
 // The hash chain. Every line a Log writes to its file is a JSON object that
@@ -105,7 +107,7 @@ func readHead(dir string) (int64, string, error) {
 	}
 	f := strings.Fields(string(b))
 	if len(f) != 2 {
-		return 0, "", fmt.Errorf("%s is not \"<seq> <hash>\": %q (restore it from a copy, or run `cub traderx audit verify`)", filepath.Join(dir, HeadFile), b)
+		return 0, "", fmt.Errorf("%s is not \"<seq> <hash>\": %q (restore it from a copy, or run `%s`)", filepath.Join(dir, HeadFile), b, hint.AuditVerify())
 	}
 	seq, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil {

@@ -118,6 +118,25 @@ func BlueGreenAbort(service, env string) Command {
 	return cub("blue-green", "abort", service, env)
 }
 
+// Canary moves service to version step by step, or resumes its unfinished
+// canary.
+func Canary(service, version, env string) Command {
+	return cub("canary", service, version, env)
+}
+
+// CanaryPromote asks a canary of service to skip its remaining steps.
+func CanaryPromote(service, env string) Command {
+	return cub("canary", "promote", service, env)
+}
+
+// CanaryAbort restores the colour that served before a canary of service.
+func CanaryAbort(service, env string) Command {
+	return cub("canary", "abort", service, env)
+}
+
+// AuditVerify checks the hash chain of the local audit logs.
+func AuditVerify() Command { return cub("audit", "verify") }
+
 // Health judges an environment in the cluster.
 func Health(env string) Command { return kubectl("health", env) }
 

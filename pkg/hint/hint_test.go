@@ -30,6 +30,7 @@ func every() map[string][]hint.Command {
 	add("Install", hint.Install(), hint.Install("dev"), hint.Install(envs...))
 	add("Promote", hint.Promote("dev", "staging"), hint.Promote("staging", "prod"))
 	add("ConfigView", hint.ConfigView())
+	add("AuditVerify", hint.AuditVerify())
 	for _, e := range envs {
 		add("Apply", hint.Apply(e), hint.Apply(e, traderx.ServiceNames()...))
 		add("Status", hint.Status(e))
@@ -47,6 +48,9 @@ func every() map[string][]hint.Command {
 			if s.BlueGreen {
 				add("BlueGreen", hint.BlueGreen(s.Name, hint.Version, e))
 				add("BlueGreenAbort", hint.BlueGreenAbort(s.Name, e))
+				add("Canary", hint.Canary(s.Name, hint.Version, e))
+				add("CanaryPromote", hint.CanaryPromote(s.Name, e))
+				add("CanaryAbort", hint.CanaryAbort(s.Name, e))
 			}
 		}
 	}

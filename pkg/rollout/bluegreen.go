@@ -216,16 +216,17 @@ func (r *Rollout) BlueGreen(ctx context.Context, sp *confighub.Space, env trader
 	if err := ValidateVersion(o.Version); err != nil {
 		return nil, err
 	}
-	for k := range o.ExtraPodLabels {
-		if k == manifests.LabelApp || k == manifests.LabelColour || k == manifests.LabelVersion {
-			return nil, inputf("extra pod label %s would change the colour's selector or version", k)
-		}
+	if err := checkExtraPodLabels(o.ExtraPodLabels); err != nil {
+		return nil, err
 	}
 	if !o.DryRun && o.Cluster == nil {
 		return nil, errors.New("rollout: blue-green needs a cluster reader")
 	}
 	st, err := r.blueGreenState(ctx, sp, env, svc)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.refuseDuringCanary(st, env, svc); err != nil {
 		return nil, err
 	}
 	res := &BlueGreenResult{Environment: env.Name, Service: svc.Name, Version: o.Version, DryRun: o.DryRun}

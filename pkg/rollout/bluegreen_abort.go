@@ -22,6 +22,20 @@ type BlueGreenAbortOptions struct {
 	RetryDelay   time.Duration
 }
 
+// check checks the service and makes the options of the colour helpers.
+func (o BlueGreenAbortOptions) check() (BlueGreenOptions, traderx.Service, error) {
+	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
+	bo.defaults()
+	svc := o.Service
+	if err := eligible(svc); err != nil {
+		return bo, svc, err
+	}
+	if o.Cluster == nil {
+		return bo, svc, errors.New("rollout: an abort needs a cluster reader")
+	}
+	return bo, svc, nil
+}
+
 // BlueGreenAbortResult says what abort kept.
 type BlueGreenAbortResult struct {
 	Environment string        `json:"environment"`
@@ -40,17 +54,15 @@ type BlueGreenAbortResult struct {
 // preferred one (scaled up if needed) and fails if it does not become ready.
 // sp is the environment's space.
 func (r *Rollout) BlueGreenAbort(ctx context.Context, sp *confighub.Space, env traderx.Environment, o BlueGreenAbortOptions) (*BlueGreenAbortResult, error) {
-	bo := BlueGreenOptions{Service: o.Service, Cluster: o.Cluster, Timeout: o.Timeout, PollInterval: o.PollInterval, Retries: o.Retries, RetryDelay: o.RetryDelay}
-	bo.defaults()
-	svc := o.Service
-	if err := eligible(svc); err != nil {
+	bo, svc, err := o.check()
+	if err != nil {
 		return nil, err
-	}
-	if o.Cluster == nil {
-		return nil, errors.New("rollout: blue-green abort needs a cluster reader")
 	}
 	st, err := r.blueGreenState(ctx, sp, env, svc)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.refuseDuringCanary(st, env, svc); err != nil {
 		return nil, err
 	}
 	if _, err := r.user(ctx); err != nil {

@@ -8,6 +8,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
+	"github.com/finos/traderx-plugins/pkg/health"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/manifests"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -64,10 +66,15 @@ type BlueGreenState struct {
 	Active      string        `json:"active"`
 	Colours     []ColourState `json:"colours"`
 	Run         *BlueGreenRun `json:"run,omitempty"`
+	// Canary is an unfinished canary (see Canary).
+	Canary *CanaryRun `json:"canary,omitempty"`
 	// LiveSelector is the colour the cluster's Service selects and
 	// ReadyEndpoints its ready endpoints, when the cluster was read.
 	LiveSelector   string `json:"liveSelector,omitempty"`
 	ReadyEndpoints int    `json:"readyEndpoints,omitempty"`
+	// LiveSplit is the Service's ready endpoints by colour, such as
+	// "blue 2, green 1", when the cluster was read.
+	LiveSplit string `json:"liveSplit,omitempty"`
 	// ClusterError says why the cluster could not be read.
 	ClusterError string `json:"clusterError,omitempty"`
 
@@ -104,6 +111,7 @@ func (r *Rollout) BlueGreenStatus(ctx context.Context, sp *confighub.Space, env 
 	if s := snap.Service(svc.Name); s != nil {
 		st.LiveSelector = s.Spec.Selector[manifests.LabelColour]
 		st.ReadyEndpoints = snap.ReadyEndpoints(svc.Name)
+		st.LiveSplit = health.SplitEndpoints(snap, svc).String()
 	}
 	for i := range st.Colours {
 		live := &ColourLive{}
@@ -142,6 +150,14 @@ func (r *Rollout) blueGreenState(ctx context.Context, sp *confighub.Space, env t
 		return nil, inputf("unit %s/%s: %v", sp.Slug, st.ServiceUnit, err)
 	}
 	st.Active, _, _ = unstructured.NestedString(s.Object, "spec", "selector", manifests.LabelColour)
+	if st.Canary, err = canaryRunOf(eu.Unit.Annotations); err != nil {
+		return nil, inputf("unit %s/%s: %v; run `%s`", sp.Slug, st.ServiceUnit, err, r.next(hint.CanaryAbort(svc.Name, env.Name)))
+	}
+	if st.Active == "" && st.Canary != nil {
+		// A canary's Service selects both colours; the active one is
+		// the colour that served before it.
+		st.Active = st.Canary.Previous
+	}
 	if st.Active != traderx.Blue && st.Active != traderx.Green {
 		return nil, inputf("unit %s/%s: the Service selects colour %q, not blue or green", sp.Slug, st.ServiceUnit, st.Active)
 	}
@@ -210,7 +226,7 @@ func (r *Rollout) annotate(ctx context.Context, st *BlueGreenState, ann map[stri
 	u, err := r.Hub.PatchUnit(ctx, st.sp.SpaceID, st.serviceUnit.UnitID, map[string]any{"Annotations": ann}, confighub.UnitUpdateParams{})
 	r.record("annotate-unit", st.Environment, []string{st.Space + "/" + st.ServiceUnit}, nil, start, err)
 	if err != nil {
-		return fmt.Errorf("record the blue-green run on unit %s/%s: %w", st.Space, st.ServiceUnit, err)
+		return fmt.Errorf("record the run on unit %s/%s: %w", st.Space, st.ServiceUnit, err)
 	}
 	st.serviceUnit = u
 	return nil

@@ -17,6 +17,17 @@ import (
 // next run of that colour removes them again.
 const ExtraPodLabelsAnnotation = "traderx.finos.org/extra-pod-labels"
 
+// checkExtraPodLabels refuses extra pod labels that would move pods out of
+// their colour's selector or misstate their version.
+func checkExtraPodLabels(extra map[string]string) error {
+	for k := range extra {
+		if k == manifests.LabelApp || k == manifests.LabelColour || k == manifests.LabelVersion {
+			return inputf("extra pod label %s would change the colour's selector or version", k)
+		}
+	}
+	return nil
+}
+
 // deployEdit gives a colour's Deployment the image of version, replicas,
 // the version label and the extra pod labels.
 func deployEdit(svc traderx.Service, colour, version string, replicas int32, extra map[string]string) Edit {

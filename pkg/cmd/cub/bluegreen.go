@@ -13,6 +13,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/cluster"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/diff"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/hint"
@@ -147,13 +148,9 @@ func (o *blueGreenOptions) Validate() error {
 	if err := rollout.ValidateVersion(o.version); err != nil {
 		return cli.UsageError(err)
 	}
-	switch {
-	case o.soak < 0:
-		return cli.Usagef("--soak must not be negative, got %s", o.soak)
-	case o.standby < 0:
-		return cli.Usagef("--standby must not be negative, got %s", o.standby)
-	case o.soakEvery <= 0:
-		return cli.Usagef("--soak-interval must be positive, got %s", o.soakEvery)
+	if err := checkDurations(map[string]time.Duration{"--soak": o.soak, "--standby": o.standby},
+		map[string]time.Duration{"--soak-interval": o.soakEvery}); err != nil {
+		return err
 	}
 	return o.applyFlags.validate()
 }
@@ -295,13 +292,7 @@ func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var reader rollout.Reader
-	if client, err := o.g.cluster(ctx, o.env); err == nil {
-		reader = SnapshotReader{Client: client}
-	} else {
-		s.log.Logger().Warn("cluster not read: " + err.Error())
-	}
-	st, err := s.rollout(nil).BlueGreenStatus(ctx, sp, o.env, o.svc, reader)
+	st, err := s.rollout(nil).BlueGreenStatus(ctx, sp, o.env, o.svc, s.statusReader(ctx, o.env))
 	if err != nil {
 		return s.explain(err)
 	}
@@ -348,16 +339,20 @@ func writeBlueGreenStatus(w io.Writer, format string, st *rollout.BlueGreenState
 	return nil
 }
 
-type blueGreenAbortOptions struct {
-	g *globals
+// colourAbortOptions are the flags of `blue-green abort` and `canary abort`:
+// both bring a service to one colour through rollout, and differ only in
+// which run they end.
+type colourAbortOptions struct {
+	g     *globals
+	verb  string // the parent command: blue-green or canary
+	abort func(*rollout.Rollout, context.Context, *confighub.Space, traderx.Environment, rollout.BlueGreenAbortOptions) (*rollout.BlueGreenAbortResult, error)
 	blueGreenTarget
 	changeFlags
 	retryFlags
 }
 
 func newBlueGreenAbortCommand(g *globals) *cobra.Command {
-	o := &blueGreenAbortOptions{g: g}
-	cmd := &cobra.Command{
+	return newColourAbortCommand(&colourAbortOptions{g: g, verb: "blue-green", abort: (*rollout.Rollout).BlueGreenAbort}, &cobra.Command{
 		Use:   "abort <service> <env>",
 		Short: "Bring an interrupted blue-green to a consistent state: the Service on one healthy colour, the other at zero",
 		Long: `Ends an unfinished blue-green run (or repairs an inconsistent service) through
@@ -366,11 +361,17 @@ the other colour's unit is scaled to zero. It keeps the colour that served
 before the run (the new one if the run had passed its soak) when that colour's
 Deployment is healthy, else the other one when that one is. The run's
 annotations on the Service unit are removed. No release is recorded.`,
-		Example:           "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
-		Args:              cobra.ExactArgs(2),
-		ValidArgsFunction: completeServiceThenEnv,
-		RunE:              runVerb(o),
-	}
+		Example: "  cub traderx blue-green abort trade-service dev\n  cub traderx blue-green abort trade-service prod --yes",
+	})
+}
+
+// newColourAbortCommand completes cmd (its texts set) with the arguments,
+// flags and run of an abort.
+func newColourAbortCommand(o *colourAbortOptions, cmd *cobra.Command) *cobra.Command {
+	g := o.g
+	cmd.Args = cobra.ExactArgs(2)
+	cmd.ValidArgsFunction = completeServiceThenEnv
+	cmd.RunE = runVerb(o)
 	f := cmd.Flags()
 	o.changeFlags.addTo(g, f, "", "")
 	o.retryFlags.addTo(f)
@@ -380,12 +381,12 @@ annotations on the Service unit are removed. No release is recorded.`,
 }
 
 // Validate checks the apply tuning.
-func (o *blueGreenAbortOptions) Validate() error { return o.retryFlags.validate() }
+func (o *colourAbortOptions) Validate() error { return o.retryFlags.validate() }
 
 // Run performs the abort.
-func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
-	s, err := o.g.begin(ctx, "blue-green-abort", func() error {
-		return o.g.confirm(o.env, o.yes, false, fmt.Sprintf("Abort the blue-green of %s in protected environment %s", o.svc.Name, o.env.Name))
+func (o *colourAbortOptions) Run(ctx context.Context) error {
+	s, err := o.g.begin(ctx, o.verb+"-abort", func() error {
+		return o.g.confirm(o.env, o.yes, false, fmt.Sprintf("Abort the %s of %s in protected environment %s", o.verb, o.svc.Name, o.env.Name))
 	})
 	if err != nil {
 		return err
@@ -402,7 +403,7 @@ func (o *blueGreenAbortOptions) Run(ctx context.Context) error {
 	}
 	opts := rollout.BlueGreenAbortOptions{Service: o.svc, Cluster: SnapshotReader{Client: client}, Timeout: o.timeout,
 		PollInterval: o.g.env.PollInterval, Retries: o.retriesOrNone(), RetryDelay: o.retryDelay}
-	res, err := s.rollout(nil).BlueGreenAbort(ctx, sp, o.env, opts)
+	res, err := o.abort(s.rollout(nil), ctx, sp, o.env, opts)
 	if err != nil {
 		s.log.Logger().Info("log: " + s.log.Path())
 		return s.explain(err)

@@ -183,6 +183,7 @@ is the same as --kube-context.
 		newDiffCommand(g),
 		newBlueGreenCommand(g),
 		newAuditCommand(g),
+		newCanaryCommand(g),
 	)
 	g.interruptible(root)
 	return root, g
