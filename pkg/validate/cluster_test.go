@@ -138,7 +138,7 @@ func TestLiveCleanDevPasses(t *testing.T) {
 			counts[c.Suite+"/"+c.Name]++
 		}
 	}
-	deployments := len((&view{}).workloads()) // 9 services, 3 of them in two colours
+	deployments := len((&view{Snapshot: &cluster.Snapshot{}}).workloads()) // 9 services, 3 of them in two colours
 	for key, want := range map[string]int{
 		SuiteNamespace + "/active":               1,
 		SuiteReplicas + "/running-replicas":      deployments,
