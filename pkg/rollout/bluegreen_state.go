@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/finos/traderx-plugins/pkg/cluster"
 	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/health"
 	"github.com/finos/traderx-plugins/pkg/hint"
@@ -117,14 +118,10 @@ func (r *Rollout) BlueGreenStatus(ctx context.Context, sp *confighub.Space, env 
 		live := &ColourLive{}
 		if d := snap.Deployment(svc.DeploymentName(st.Colours[i].Colour)); d != nil {
 			live.Exists = true
-			if d.Spec.Replicas != nil {
-				live.Replicas = *d.Spec.Replicas
-			}
+			live.Replicas = cluster.DesiredReplicas(d)
 			live.Ready, live.Available = d.Status.ReadyReplicas, d.Status.AvailableReplicas
-			for _, ct := range d.Spec.Template.Spec.Containers {
-				if ct.Name == svc.Name {
-					live.Image = ct.Image
-				}
+			if ct := cluster.MainContainer(d, svc.Name); ct != nil {
+				live.Image = ct.Image
 			}
 		}
 		st.Colours[i].Cluster = live

@@ -74,6 +74,20 @@ func KubeconfigContexts(path string) RESTConfigFunc {
 	}
 }
 
+// workerRateLimits gives a config without client-side rate limits the ones
+// the SDK's worker runs with: it builds its config with controller-runtime's
+// GetConfigWithContext (bridge-worker/impl/kubernetes_lib.go), which sets
+// 20 requests a second, bursts of 30, where client-go alone would allow 5
+// and 10. A refresh of a whole environment is paced by this.
+func workerRateLimits(cfg *rest.Config) *rest.Config {
+	if cfg.QPS != 0 {
+		return cfg
+	}
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = 20, 30
+	return c
+}
+
 // SingleCluster sends every kube context to cfg: a stand-in whose targets all
 // mean the one test cluster.
 func SingleCluster(cfg *rest.Config) RESTConfigFunc {
@@ -121,6 +135,7 @@ func (k *KubeBackend) clientsFor(kubeContext string) (*kubeClients, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg = workerRateLimits(cfg)
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

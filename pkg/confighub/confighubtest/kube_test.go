@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/finos/traderx-plugins/pkg/confighub"
@@ -472,5 +473,32 @@ func TestWorkerOnCluster(t *testing.T) {
 	}
 	if eu, err := hub.GetUnit(ctx, sp.SpaceID, good.UnitID); err != nil || eu.Unit.HeadRevisionNum != 1 {
 		t.Errorf("a dry-run refresh moved head: %+v %v", eu, err)
+	}
+}
+
+// The worker's client runs at controller-runtime's rate limits unless the
+// config sets its own; the caller's config is not changed.
+func TestWorkerRateLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		qps       float32
+		burst     int
+		wantQPS   float32
+		wantBurst int
+	}{
+		{"unset: controller-runtime's", 0, 0, 20, 30},
+		{"set: kept", 50, 100, 50, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &rest.Config{Host: "https://example.invalid", QPS: tt.qps, Burst: tt.burst}
+			got := workerRateLimits(in)
+			if got.QPS != tt.wantQPS || got.Burst != tt.wantBurst {
+				t.Errorf("QPS %v burst %d, want %v and %d", got.QPS, got.Burst, tt.wantQPS, tt.wantBurst)
+			}
+			if in.QPS != tt.qps || in.Burst != tt.burst {
+				t.Errorf("the caller's config changed to QPS %v burst %d", in.QPS, in.Burst)
+			}
+		})
 	}
 }
