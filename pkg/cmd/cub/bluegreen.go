@@ -283,15 +283,11 @@ func (o *blueGreenStatusOptions) Validate() error { return o.output.Validate() }
 
 // Run prints the status.
 func (o *blueGreenStatusOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("blue-green-status")
+	s, sp, err := o.g.openStatus(ctx, "blue-green-status", o.env)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	sp, err := s.space(ctx, o.env)
-	if err != nil {
-		return err
-	}
 	st, err := s.rollout(nil).BlueGreenStatus(ctx, sp, o.env, o.svc, s.statusReader(ctx, o.env))
 	if err != nil {
 		return s.explain(err)

@@ -255,15 +255,11 @@ func (o *canaryStatusOptions) Validate() error { return o.output.Validate() }
 
 // Run prints the status.
 func (o *canaryStatusOptions) Run(ctx context.Context) error {
-	s, err := o.g.open("canary-status")
+	s, sp, err := o.g.openStatus(ctx, "canary-status", o.env)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	sp, err := s.space(ctx, o.env)
-	if err != nil {
-		return err
-	}
 	v, err := s.rollout(nil).CanaryStatus(ctx, sp, o.env, o.svc, s.statusReader(ctx, o.env))
 	if err != nil {
 		return s.explain(err)

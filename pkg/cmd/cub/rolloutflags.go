@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/cli"
+	"github.com/finos/traderx-plugins/pkg/confighub"
 	"github.com/finos/traderx-plugins/pkg/rollout"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -34,4 +35,19 @@ func (s *session) statusReader(ctx context.Context, env traderx.Environment) rol
 		return nil
 	}
 	return SnapshotReader{Client: client}
+}
+
+// openStatus opens a read-only session for a status command and reads env's
+// space; the caller closes the session.
+func (g *globals) openStatus(ctx context.Context, command string, env traderx.Environment) (*session, *confighub.Space, error) {
+	s, err := g.open(command)
+	if err != nil {
+		return nil, nil, err
+	}
+	sp, err := s.space(ctx, env)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, sp, nil
 }
