@@ -25,14 +25,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/finos/traderx-plugins/pkg/confighub/confighubtest"
-	"github.com/finos/traderx-plugins/pkg/envcluster"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 	"github.com/finos/traderx-plugins/test/cluster"
+	"github.com/finos/traderx-plugins/test/multicluster"
 )
 
 func main() {
@@ -64,29 +63,15 @@ func run() error {
 	_ = os.Remove(envFile)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	clusters, err := startClusters(ctx, abs, func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) })
-	for _, c := range clusters {
-		defer c.Stop()
-	}
+	ground, err := multicluster.Start(ctx, abs, cluster.Options{Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+	defer ground.Stop()
 	if err != nil {
-		return err
-	}
-	kubeconfig := filepath.Join(abs, "kubeconfig")
-	if err := cluster.WriteKubeconfig(kubeconfig, nonProdContext, clusters); err != nil {
-		return err
-	}
-	configHome := filepath.Join(abs, "config")
-	mapping := &envcluster.File{Contexts: map[string]string{}}
-	for _, e := range traderx.Environments() {
-		mapping.Contexts[e.Name] = contextOf(e)
-	}
-	if err := mapping.Save(filepath.Join(configHome, "traderx", "clusters.yaml")); err != nil {
 		return err
 	}
 
 	// The ConfigHub stand-in, in this process, with one bridge worker per
 	// environment space (as an operator runs `cub worker run`), each
-	// advertising the sandbox cluster's context as its target.
+	// advertising its own cluster's context as its target.
 	tok := make([]byte, 24)
 	if _, err := rand.Read(tok); err != nil {
 		return err
@@ -110,24 +95,17 @@ func run() error {
 		_ = hs.Shutdown(sctx)
 	}()
 	log.Info("ConfigHub stand-in listening", "url", hub.URL)
-	backend := confighubtest.NewKubeBackend(confighubtest.KubeconfigContexts(kubeconfig))
-	backend.Logger = log
-	for _, e := range traderx.Environments() {
-		// Each environment's worker runs beside its own cluster and
-		// advertises only that cluster's context as its target.
-		w, err := hub.StartWorker(ctx, e.Space(traderx.DefaultProject), "traderx-worker", []string{contextOf(e)}, backend,
-			confighubtest.WithWorkerLogger(log))
-		if err != nil {
-			return fmt.Errorf("worker of %s: %w", e.Name, err)
-		}
+	workers, err := ground.StartWorkers(ctx, hub, traderx.DefaultProject, log)
+	if err != nil {
+		return err
+	}
+	for _, w := range workers {
 		defer w.Stop()
 	}
 
 	pids := []string{strconv.Itoa(os.Getpid())}
-	for _, c := range clusters {
-		for _, p := range c.PIDs() {
-			pids = append(pids, strconv.Itoa(p))
-		}
+	for _, p := range ground.PIDs() {
+		pids = append(pids, strconv.Itoa(p))
 	}
 	if err := os.WriteFile(filepath.Join(abs, "pids"), []byte(strings.Join(pids, "\n")+"\n"), 0o644); err != nil {
 		return err
@@ -137,7 +115,7 @@ func run() error {
 		"# Two clusters: context %s (dev, staging) and %s (prod)\nexport KUBECONFIG=%q\nexport PATH=%q:\"$PATH\"\n"+
 		"# The environment -> kube context mapping (kubectl traderx config view)\nexport XDG_CONFIG_HOME=%q\n"+
 		"# The ConfigHub stand-in (cub-traderx reads these as cub would pass them)\nexport CUB_SERVER=%q\nexport CUB_TOKEN=%q\n",
-		envFile, nonProdContext, prodContext, kubeconfig, absBin, configHome, hub.URL, hub.Token)
+		envFile, multicluster.NonProdContext, multicluster.ProdContext, ground.Kubeconfig, absBin, ground.ConfigHome, hub.URL, hub.Token)
 	tmp := envFile + ".tmp"
 	if err := os.WriteFile(tmp, []byte(env), 0o600); err != nil {
 		return err
@@ -146,7 +124,7 @@ func run() error {
 	if err := os.Rename(tmp, envFile); err != nil {
 		return err
 	}
-	log.Info("sandbox ready", "env", envFile, "kubeconfig", kubeconfig, "confighub", hub.URL)
+	log.Info("sandbox ready", "env", envFile, "kubeconfig", ground.Kubeconfig, "confighub", hub.URL)
 	<-ctx.Done()
 	log.Info("stopping sandbox")
 	_ = os.Remove(envFile)
@@ -154,49 +132,4 @@ func run() error {
 		return ctx.Err()
 	}
 	return nil
-}
-
-// The sandbox's two clusters, by kube context.
-const (
-	nonProdContext = "traderx-nonprod"
-	prodContext    = "traderx-prod"
-)
-
-// contextOf is the cluster an environment lives on: prod on its own.
-func contextOf(e traderx.Environment) string {
-	if e.Name == "prod" {
-		return prodContext
-	}
-	return nonProdContext
-}
-
-// startClusters starts both control planes at once (they share the built
-// binaries; starting them one after the other would double the wait). Every
-// cluster that started is returned, also on error, for the caller to stop.
-func startClusters(ctx context.Context, dir string, logf func(string, ...any)) (map[string]*cluster.Cluster, error) {
-	names := []string{nonProdContext, prodContext}
-	started := make([]*cluster.Cluster, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		clusterDir := filepath.Join(dir, "cluster-"+name)
-		if err := os.RemoveAll(clusterDir); err != nil {
-			return nil, err
-		}
-		wg.Go(func() {
-			started[i], errs[i] = cluster.Start(ctx, cluster.Options{Dir: clusterDir,
-				Logf: func(f string, a ...any) { logf(name+": "+f, a...) }})
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("cluster %s: %w", name, errs[i])
-			}
-		})
-	}
-	wg.Wait()
-	out := map[string]*cluster.Cluster{}
-	for i, c := range started {
-		if c != nil {
-			out[names[i]] = c
-		}
-	}
-	return out, errors.Join(errs...)
 }
