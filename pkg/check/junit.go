@@ -20,11 +20,21 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	TestCases []junitCase `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	TestCases  []junitCase      `xml:"testcase"`
+}
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitCase struct {
@@ -47,8 +57,14 @@ type junitSkipped struct {
 
 func renderJUnit(w io.Writer, r Report, o RenderOptions) error {
 	doc := junitSuites{Name: strings.TrimSpace("traderx " + r.Kind + " " + r.Environment)}
+	// Which cluster was judged rides on every suite: properties belong to a
+	// testsuite in the schema CI reporters read.
+	var props *junitProperties
+	if c := r.Cluster; c != nil {
+		props = &junitProperties{[]junitProperty{{"cluster.context", c.Context}, {"cluster.server", c.Server}, {"cluster.source", c.Source}}}
+	}
 	for _, g := range groups(r.Checks, func(c Check) string { return c.Suite }) {
-		s := junitSuite{Name: g.key}
+		s := junitSuite{Name: g.key, Properties: props}
 		for _, c := range g.checks {
 			tc := junitCase{
 				ClassName: "traderx." + r.Kind + "." + g.key,

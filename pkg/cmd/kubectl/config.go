@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/finos/traderx-plugins/pkg/cli"
 	"github.com/finos/traderx-plugins/pkg/envcluster"
+	"github.com/finos/traderx-plugins/pkg/hint"
 	"github.com/finos/traderx-plugins/pkg/table"
 	"github.com/finos/traderx-plugins/pkg/traderx"
 )
@@ -197,15 +199,38 @@ func (o *ConfigViewOptions) Run(ctx context.Context) error {
 		return err
 	}
 	view := ConfigView{File: r.FilePath}
+	// A broken row is shown with the others, then decides the exit code:
+	// 2 when the mapping is wrong, 3 when ConfigHub could not be asked.
+	var broken []string
+	code := cli.ExitUsage
 	for _, env := range traderx.Environments() {
 		row := ClusterView{Environment: env.Name}
 		if c, err := r.Resolve(ctx, env); err != nil {
 			row.Error = err.Error()
+			broken = append(broken, env.Name)
+			if !envcluster.IsInput(err) {
+				code = cli.ExitUnavailable
+			}
 		} else {
 			row.Context, row.Server, row.Source = c.Context, c.Server, string(c.Source)
 		}
 		view.Environments = append(view.Environments, row)
 	}
+	if err := o.write(view); err != nil {
+		return err
+	}
+	if len(broken) > 0 {
+		err := fmt.Errorf("no usable cluster for %s (see the rows above; fix the mapping with `%s`)", strings.Join(broken, ", "),
+			hint.SetContext(broken[0], hint.Context))
+		if code == cli.ExitUsage {
+			return cli.UsageError(err)
+		}
+		return cli.Unavailable(err)
+	}
+	return nil
+}
+
+func (o *ConfigViewOptions) write(view ConfigView) error {
 	if done, err := cli.WriteData(o.Out, o.Output.Value, view); done {
 		return err
 	}

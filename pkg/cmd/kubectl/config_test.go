@@ -57,6 +57,9 @@ func TestConfigSetContextAndView(t *testing.T) {
 				"staging  dev-ctx   https://127.0.0.1:1  current context\n" +
 				"prod     prod-ctx  https://127.0.0.1:2  config file\n" +
 				"Mapping file: " + file + "\n"},
+		{name: "a broken mapping is shown, then exit 2", args: []string{"config", "view", "--kubeconfig", kc, "--context", "gone"},
+			wantCode: cli.ExitUsage, wantOut: "dev      -        -       error\n",
+			wantStderr: "error: no usable cluster for dev, staging, prod (see the rows above; fix the mapping with `kubectl traderx config set-context dev <context>`)"},
 		{name: "the flag wins", args: []string{"config", "view", "--kubeconfig", kc, "--context", "dev-ctx", "-o", "json"},
 			wantOut: `"context": "dev-ctx",
       "server": "https://127.0.0.1:1",
